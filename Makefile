@@ -1,0 +1,54 @@
+# make run: the platform on the embedded default. make test: the whole test suite.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Services the integration pass uses; override to point elsewhere.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/botsinais
+TEST_BROKER_URL ?= amqp://guest:guest@127.0.0.1:5672//
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+# Unit tests see none of the developer's .env or exported stack settings.
+EMBEDDED_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL -u MARKET_DATA_MODE DJANGO_READ_ENV_FILE=false
+STACK_ENV := env DJANGO_READ_ENV_FILE=false DATABASE_URL=$(TEST_DATABASE_URL) \
+	CELERY_BROKER_URL=$(TEST_BROKER_URL) REDIS_URL=$(TEST_REDIS_URL) MARKET_DATA_MODE=demo \
+	DJANGO_SECRET_KEY=integration-tests
+
+.PHONY: run stack test test-unit test-integration lint bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py ensure_demo_user
+	@echo "botsinais: http://$(HOST):$(PORT)/  (admin /admin/, API /api/, docs /api/docs/)"
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) botsinais.asgi:application
+
+# Web, worker and beat from the Procfile, against the services the environment names.
+stack: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start
+
+test: test-unit test-integration
+
+test-unit: $(VENV)/.installed
+	$(EMBEDDED_ENV) $(PY) -m pytest -m "not integration"
+
+test-integration: $(VENV)/.installed
+	$(STACK_ENV) $(PY) -m pytest -m integration
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.installed
+	for f in bench/*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,243 @@
+"""Settings, all from environment variables (see .env.example).
+
+With no variables set the platform runs embedded: SQLite, Celery in-process, in-memory
+channel layer, local-memory cache and demo market data. Setting CELERY_BROKER_URL,
+DATABASE_URL and REDIS_URL moves each part onto the real stack.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+if (BASE_DIR / ".env").exists() and os.environ.get("DJANGO_READ_ENV_FILE", "true") != "false":
+    env.read_env(BASE_DIR / ".env")
+
+
+def env_bool(name: str, default: bool) -> bool:
+    # django-environ reads any unknown word as False; a typo should stop start-up instead.
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.str(name, default=default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
+def env_url(name: str, schemes: tuple[str, ...]) -> str:
+    value = env.str(name, default="").strip()
+    if value and urlparse(value).scheme not in schemes:
+        raise ImproperlyConfigured(f"{name}={value!r} must be a URL starting with {schemes[0]}://")
+    return value
+
+
+def env_number(name: str, default: float, cast=float, minimum: float | None = None):
+    raw = env.str(name, default="").strip()
+    try:
+        value = cast(raw) if raw else default
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a valid number") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", ("amqp", "pyamqp", "amqps"))
+REDIS_URL = env_url("REDIS_URL", ("redis", "rediss"))
+FULL_STACK = bool(CELERY_BROKER_URL)
+
+DEBUG = env_bool("DJANGO_DEBUG", default=not FULL_STACK)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if FULL_STACK and not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set on the full stack")
+    SECRET_KEY = "embedded-insecure-key-do-not-use-in-production"
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "channels",
+    "signals",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "botsinais.urls"
+ASGI_APPLICATION = "botsinais.asgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data")))
+DATABASE_URL = env.str("DATABASE_URL", default="").strip() or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+if urlparse(DATABASE_URL).scheme not in environ.Env.DB_SCHEMES:
+    raise ImproperlyConfigured(f"DATABASE_URL={DATABASE_URL!r}: unknown database scheme")
+try:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+except Exception as exc:  # django-environ's messages do not name the variable
+    raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from None
+DATABASES["default"]["CONN_MAX_AGE"] = env_number("DATABASE_CONN_MAX_AGE", 60, int, minimum=0)
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # Several threads (web, in-process tasks) write at once; wait for the lock instead of failing.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # A browser that stops reading must not hold events in Redis for long.
+                "capacity": env_number("CHANNEL_LAYER_CAPACITY", 1000, int, minimum=10),
+                "expiry": env_number("CHANNEL_LAYER_EXPIRY", 30, int, minimum=1),
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="botsinais"),
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+if DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env_number("API_PAGE_SIZE", 50, int, minimum=1),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "botsinais API",
+    "DESCRIPTION": "Trading signals: analyses, signals, strategies and their record.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI assets come from the sidecar package, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Celery: without a broker, tasks run in-process (eager) right after the transaction commits.
+CELERY_TASK_ALWAYS_EAGER = not FULL_STACK
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+CELERY_TASK_ROUTES = {
+    "signals.tasks.run_analysis": {"queue": "analysis"},
+    "signals.tasks.run_backtest": {"queue": "backtests"},
+    "signals.tasks.*": {"queue": "maintenance"},
+}
+# Tasks are idempotent, so a worker lost mid-task may safely see the message again.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+MARKET_DATA_MODE = env_choice(
+    "MARKET_DATA_MODE", ("demo", "live"), "live" if FULL_STACK else "demo"
+)
+BINANCE_BASE_URL = env_url("BINANCE_BASE_URL", ("https", "http")) or "https://api.binance.com"
+ALPHAVANTAGE_BASE_URL = (
+    env_url("ALPHAVANTAGE_BASE_URL", ("https", "http")) or "https://www.alphavantage.co"
+)
+ALPHAVANTAGE_API_KEY = env.str("ALPHAVANTAGE_API_KEY", default="")
+MARKET_DATA_TIMEOUT = env_number("MARKET_DATA_TIMEOUT", 10.0, float, minimum=0.1)
+ANALYSIS_CANDLES = env_number("ANALYSIS_CANDLES", 500, int, minimum=50)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO").upper()},
+}

@@ -1,0 +1,15 @@
+from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from signals.api import views
+
+router = DefaultRouter()
+router.register("signals", views.SignalViewSet, basename="signal")
+router.register("analyses", views.AnalysisRequestViewSet, basename="analysis")
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("health/", views.HealthView.as_view(), name="health"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,133 @@
+"""Write paths for analyses and signals: atomic, status-guarded, follow-up work on commit."""
+
+import logging
+
+import pandas as pd
+from django.db import transaction
+from django.utils import timezone
+
+import collectors
+import strategies
+from signals import events, market
+from signals.models import AnalysisRequest, AnalysisSource, AnalysisStatus, Signal
+
+log = logging.getLogger(__name__)
+
+
+def request_analysis(*, asset: str, timeframe: str, user=None, source=AnalysisSource.API):
+    from signals import tasks  # tasks import services; import here to keep the cycle lazy
+
+    with transaction.atomic():
+        analysis = AnalysisRequest.objects.create(
+            asset=asset, timeframe=timeframe, requested_by=user, source=source
+        )
+        correlation_id = str(analysis.correlation_id)
+        transaction.on_commit(lambda: tasks.run_analysis.delay(correlation_id))
+    return analysis
+
+
+def enabled_strategies(asset: str, timeframe: str) -> list[strategies.Strategy]:
+    return [strategy_class() for strategy_class in strategies.available().values()]
+
+
+def run_analysis(correlation_id: str) -> AnalysisRequest:
+    """Collect candles, run the strategies, store new signals. Safe to run twice."""
+    # Claim with a guarded update: a finished request is never run again.
+    claimed = AnalysisRequest.objects.filter(
+        correlation_id=correlation_id,
+        status__in=[AnalysisStatus.PENDING, AnalysisStatus.RUNNING],
+    ).update(status=AnalysisStatus.RUNNING, started_at=timezone.now())
+    analysis = AnalysisRequest.objects.get(correlation_id=correlation_id)
+    if not claimed:
+        return analysis
+    try:
+        frame = market.load_candles(analysis.asset, analysis.timeframe)
+        candidates = find_candidates(frame, analysis.asset, analysis.timeframe)
+        with transaction.atomic():
+            new_signals = [s for s in (store_signal(c, analysis) for c in candidates) if s]
+            finish(analysis, AnalysisStatus.COMPLETED, signals_generated=len(new_signals))
+    except (collectors.MarketDataError, strategies.ParameterError) as exc:
+        return fail(analysis, str(exc))
+    except Exception as exc:
+        log.exception("analysis %s failed", correlation_id)
+        return fail(analysis, f"internal error: {type(exc).__name__}: {exc}")
+    return analysis
+
+
+def find_candidates(frame: pd.DataFrame, asset: str, timeframe: str):
+    candidates = []
+    for strategy in enabled_strategies(asset, timeframe):
+        candidate = strategy.latest(frame)
+        if candidate is not None:
+            candidates.append(candidate)
+    return candidates
+
+
+def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisRequest) -> Signal | None:
+    """Insert the signal unless this strategy already fired on this candle; None if it did."""
+    from signals.api.serializers import SignalSerializer
+
+    signal, created = Signal.objects.get_or_create(
+        strategy=candidate.strategy,
+        asset=analysis.asset,
+        timeframe=analysis.timeframe,
+        candle_time=candidate.candle_time.to_pydatetime(),
+        defaults={
+            "direction": candidate.direction,
+            "confidence": candidate.confidence,
+            "entry_price": candidate.entry,
+            "stop_loss": candidate.stop_loss,
+            "take_profit": candidate.take_profit,
+            "indicators": candidate.indicators,
+            "parameters": candidate.parameters,
+            "correlation_id": analysis.correlation_id,
+        },
+    )
+    if not created:
+        return None
+    events.publish(
+        "SignalGenerated",
+        SignalSerializer(signal).data,
+        correlation_id=analysis.correlation_id,
+        groups=events.groups_for(signal.asset, signal.strategy, signal.timeframe),
+    )
+    return signal
+
+
+def finish(analysis: AnalysisRequest, status: str, *, signals_generated=0, error="") -> None:
+    analysis.status = status
+    analysis.signals_generated = signals_generated
+    analysis.error = error
+    analysis.finished_at = timezone.now()
+    analysis.save(update_fields=["status", "signals_generated", "error", "finished_at"])
+    if status == AnalysisStatus.COMPLETED:
+        data = {
+            "asset": analysis.asset,
+            "timeframe": analysis.timeframe,
+            "signals_generated": signals_generated,
+        }
+        event_type = "AnalysisCompleted"
+    else:
+        data = {"asset": analysis.asset, "timeframe": analysis.timeframe, "reason": error}
+        event_type = "AnalysisFailed"
+    events.publish(
+        event_type,
+        data,
+        correlation_id=analysis.correlation_id,
+        groups=events.groups_for(analysis.asset),
+    )
+
+
+def fail(analysis: AnalysisRequest, reason: str) -> AnalysisRequest:
+    with transaction.atomic():
+        finish(analysis, AnalysisStatus.FAILED, error=reason)
+    return analysis
+
+
+def cancel_active_signals(queryset) -> int:
+    """Cancel the active signals among queryset; closed ones are left as they ended."""
+    from signals.models import SignalStatus
+
+    return queryset.filter(status=SignalStatus.ACTIVE).update(
+        status=SignalStatus.CANCELLED, closed_at=timezone.now()
+    )

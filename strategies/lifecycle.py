@@ -1,0 +1,96 @@
+"""How an open signal ends: the same rules live (a periodic task) and in backtests.
+
+Rules, for the bars after the signal's bar, in order:
+- A long wins when a bar's high reaches take_profit and loses when its low reaches stop_loss;
+  a short is mirrored (low reaches take_profit, high reaches stop_loss).
+- Both levels inside one bar: the stop counts, since the path inside the bar is unknown.
+- A bar that opens beyond a level fills at its open, not at the level (a gap through the stop
+  loses more than planned; a gap through the target wins more).
+- After expiry_bars bars without a hit it expires at the close of the last of them, result
+  "none". A hit on that last bar still counts as a hit.
+- fee_percent is charged on entry and on exit: pnl is net of 2 x fee_percent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from strategies.base import as_utc
+
+LONG = "long"
+SHORT = "short"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "closed" | "expired"
+    result: str  # "win" | "loss" | "none"
+    close_price: float
+    closed_at: pd.Timestamp  # UTC; see settle() for which moment of the bar
+    pnl: float  # percent of entry, signed, net of fees on both sides
+    r_multiple: float  # net pnl / planned risk (entry-to-stop distance in percent of entry)
+    bars: int  # bars after the signal's bar until the end, counting the last one
+
+
+def settle(direction: str, entry: float, stop_loss: float, take_profit: float,
+           candles: pd.DataFrame, expiry_bars: int, fee_percent: float = 0.0,
+           timeframe_seconds: int | None = None) -> Outcome | None:
+    """The outcome of a signal given the closed candles after its bar, or None if still open.
+
+    closed_at is the open time of the deciding bar for a fill at its open (a gap), and the
+    bar's close time (open time + timeframe_seconds) for a fill inside the bar or an expiry;
+    without timeframe_seconds it is always the bar's open time.
+    """
+    side = _side(direction)
+    if side * (take_profit - entry) <= 0 or side * (entry - stop_loss) <= 0:
+        raise ValueError(f"{direction} levels out of order: stop {stop_loss}, entry {entry}, "
+                         f"target {take_profit}")
+    if expiry_bars < 1:
+        raise ValueError(f"expiry_bars must be at least 1, got {expiry_bars}")
+
+    window = candles.iloc[:expiry_bars]
+    opens, highs, lows = (window[column].to_numpy(dtype=np.float64)
+                          for column in ("open", "high", "low"))
+    if side > 0:
+        gap_stop, gap_target = opens <= stop_loss, opens >= take_profit
+        stop_hit, target_hit = lows <= stop_loss, highs >= take_profit
+    else:
+        gap_stop, gap_target = opens >= stop_loss, opens <= take_profit
+        stop_hit, target_hit = highs >= stop_loss, lows <= take_profit
+    ended = gap_stop | gap_target | stop_hit | target_hit
+
+    if ended.any():
+        bar = int(ended.argmax())
+        gap = bool(gap_stop[bar] or gap_target[bar])
+        if gap:
+            price, result = float(opens[bar]), "loss" if gap_stop[bar] else "win"
+        elif stop_hit[bar]:
+            price, result = float(stop_loss), "loss"
+        else:
+            price, result = float(take_profit), "win"
+        status = "closed"
+    elif len(window) >= expiry_bars:
+        bar = expiry_bars - 1
+        gap = False
+        price, result, status = float(window["close"].iloc[bar]), "none", "expired"
+    else:
+        return None
+
+    pnl = side * (price - entry) / entry * 100.0 - 2.0 * fee_percent
+    risk = abs(entry - stop_loss) / entry * 100.0
+    closed_at = as_utc(window.index[bar])
+    if timeframe_seconds is not None and not gap:
+        closed_at += pd.Timedelta(seconds=timeframe_seconds)
+    return Outcome(status=status, result=result, close_price=price, closed_at=closed_at,
+                   pnl=pnl, r_multiple=pnl / risk, bars=bar + 1)
+
+
+def _side(direction: str) -> int:
+    if direction == LONG:
+        return 1
+    if direction == SHORT:
+        return -1
+    raise ValueError(f"direction must be 'long' or 'short', got {direction!r}")

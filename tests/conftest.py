@@ -1,0 +1,187 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+from tests.fake_binance import INTERVAL_MS, klines_handler, oversold_candles
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+# ---- which real services the integration pass can reach ----
+
+
+def reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def missing_services() -> list[str]:
+    if not settings.FULL_STACK or settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        return ["the full-stack settings (run the integration pass with `make test`)"]
+    db = settings.DATABASES["default"]
+    wanted = {
+        "PostgreSQL": (f"postgres://{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}", 5432),
+        "RabbitMQ": (settings.CELERY_BROKER_URL, 5672),
+        "Redis": (settings.REDIS_URL, 6379),
+    }
+    return [name for name, (url, port) in wanted.items() if not reachable(url, port)]
+
+
+def pytest_collection_modifyitems(config, items):
+    integration = [item for item in items if "integration" in item.keywords]
+    if not integration:
+        return
+    missing = missing_services()
+    if not missing:
+        return
+    reason = "integration tests need " + ", ".join(missing)
+    if IN_CI:
+        # In CI a missing service is a failure, never a quiet skip.
+        pytest.exit(f"CI=true and {reason}", returncode=1)
+    for item in integration:
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
+# ---- users and clients ----
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("trader", password="s3cret-pass")
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_superuser("boss", password="s3cret-pass")
+
+
+@pytest.fixture
+def api_client(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def anon_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+# ---- market data from a local Binance stand-in ----
+
+
+@pytest.fixture
+def binance(httpserver, settings):
+    """Live market data mode against the local Binance stand-in; BTCUSDT 5m ends oversold."""
+    frames = {("BTCUSDT", "5m"): oversold_candles(INTERVAL_MS["5m"])}
+    httpserver.expect_request("/api/v3/klines").respond_with_handler(klines_handler(frames))
+    settings.MARKET_DATA_MODE = "live"
+    settings.BINANCE_BASE_URL = httpserver.url_for("").rstrip("/")
+    return frames
+
+
+# ---- a real Celery worker process for the integration pass ----
+
+
+def subprocess_env(**extra) -> dict:
+    """The environment a worker or server process needs to use the test database."""
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    env.update(
+        DJANGO_READ_ENV_FILE="false",
+        DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        REDIS_URL=settings.REDIS_URL,
+        DJANGO_SECRET_KEY="integration-tests",
+        DATABASE_CONN_MAX_AGE="0",
+        **extra,
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, make_httpserver):
+    from botsinais.celery import app
+
+    app.control.purge()  # messages left by an earlier, interrupted run
+    env = subprocess_env(
+        MARKET_DATA_MODE="live", BINANCE_BASE_URL=make_httpserver.url_for("").rstrip("/")
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "celery-worker.log", "w")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "botsinais",
+            "worker",
+            "-Q",
+            "analysis,backtests,maintenance",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            "pytest@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_worker(app, worker)
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        log.close()
+
+
+def wait_for_worker(app, worker, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {worker.returncode}")
+        if app.control.ping(timeout=1):
+            return
+    raise RuntimeError("celery worker did not answer a ping in time")
+
+
+def wait_until(predicate, timeout: float = 60, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -1,0 +1,56 @@
+"""Start-up fails loudly, naming the variable, when a setting is wrong."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_django(**env_vars) -> subprocess.CompletedProcess:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "MARKET_DATA_MODE")
+    }
+    env.update(DJANGO_READ_ENV_FILE="false", **env_vars)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("DJANGO_DEBUG", "maybe"),
+        ("MARKET_DATA_MODE", "paper"),
+        ("CELERY_BROKER_URL", "localhost:5672"),
+        ("REDIS_URL", "127.0.0.1:6379"),
+        ("DATABASE_URL", "nosuchdb://x/y"),
+        ("ANALYSIS_CANDLES", "lots"),
+        ("MARKET_DATA_TIMEOUT", "-1"),
+    ],
+)
+def test_bad_value_stops_start_up_naming_the_variable(name, value):
+    result = start_django(**{name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_full_stack_without_secret_key_refuses_to_start():
+    result = start_django(CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_embedded_default_needs_nothing(tmp_path):
+    result = start_django(DATA_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
