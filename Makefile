@@ -5,14 +5,17 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-# Services the integration pass uses; override to point elsewhere.
-TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/botsinais
+# Services the integration pass uses; override to point elsewhere. RUN_ID keeps concurrent
+# runs on one machine apart (database, Redis keys, queues).
+RUN_ID := $(shell echo $$$$)
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/botsinais_$(RUN_ID)
 TEST_BROKER_URL ?= amqp://guest:guest@127.0.0.1:5672//
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 # Unit tests see none of the developer's .env or exported stack settings.
 EMBEDDED_ENV := env -u DATABASE_URL -u CELERY_BROKER_URL -u REDIS_URL -u MARKET_DATA_MODE DJANGO_READ_ENV_FILE=false
 STACK_ENV := env DJANGO_READ_ENV_FILE=false DATABASE_URL=$(TEST_DATABASE_URL) \
 	CELERY_BROKER_URL=$(TEST_BROKER_URL) REDIS_URL=$(TEST_REDIS_URL) MARKET_DATA_MODE=demo \
+	REDIS_KEY_PREFIX=test-$(RUN_ID) CELERY_QUEUE_PREFIX=test-$(RUN_ID)- \
 	DJANGO_SECRET_KEY=integration-tests
 
 .PHONY: run stack test test-unit test-integration lint bench clean

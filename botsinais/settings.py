@@ -130,12 +130,16 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Lets several deployments (or test runs) share one Redis and one RabbitMQ without mixing.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="botsinais")
+CELERY_QUEUE_PREFIX = env.str("CELERY_QUEUE_PREFIX", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
         }
     }
     CHANNEL_LAYERS = {
@@ -146,7 +150,7 @@ if REDIS_URL:
                 # A browser that stops reading must not hold events in Redis for long.
                 "capacity": env_number("CHANNEL_LAYER_CAPACITY", 1000, int, minimum=10),
                 "expiry": env_number("CHANNEL_LAYER_EXPIRY", 30, int, minimum=1),
-                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="botsinais"),
+                "prefix": REDIS_KEY_PREFIX,
             },
         }
     }
@@ -210,11 +214,14 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+TASK_QUEUE_NAMES = {
+    name: CELERY_QUEUE_PREFIX + name for name in ("analysis", "backtests", "maintenance")
+}
+CELERY_TASK_DEFAULT_QUEUE = TASK_QUEUE_NAMES["maintenance"]
 CELERY_TASK_ROUTES = {
-    "signals.tasks.run_analysis": {"queue": "analysis"},
-    "signals.tasks.run_backtest": {"queue": "backtests"},
-    "signals.tasks.*": {"queue": "maintenance"},
+    "signals.tasks.run_analysis": {"queue": TASK_QUEUE_NAMES["analysis"]},
+    "signals.tasks.run_backtest": {"queue": TASK_QUEUE_NAMES["backtests"]},
+    "signals.tasks.*": {"queue": TASK_QUEUE_NAMES["maintenance"]},
 }
 # Tasks are idempotent, so a worker lost mid-task may safely see the message again.
 CELERY_TASK_ACKS_LATE = True

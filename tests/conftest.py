@@ -138,7 +138,7 @@ def celery_worker_process(django_db_setup, make_httpserver):
             "botsinais",
             "worker",
             "-Q",
-            "analysis,backtests,maintenance",
+            ",".join(settings.TASK_QUEUE_NAMES.values()),
             "--pool",
             "threads",
             "--concurrency",
