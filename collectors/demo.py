@@ -108,6 +108,8 @@ def _block(seed: int, asset: str, timeframe: str, block: int) -> np.ndarray:
     start_anchor = _anchor(seed, asset, timeframe, block)
     end_anchor = _anchor(seed, asset, timeframe, block + 1)
     prices = np.exp(log_price + start_anchor + (end_anchor - start_anchor) * position + bridge)
+    # Pin both ends to the anchors exactly, so a block's last close is the next block's open.
+    prices[0], prices[-1] = np.exp(log_price + start_anchor), np.exp(log_price + end_anchor)
 
     opens, closes = prices[:-1], prices[1:]
     highs = np.maximum(opens, closes) * np.exp(np.abs(rng.normal(scale=0.6, size=n)) * volatility)

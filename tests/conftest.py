@@ -8,12 +8,18 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
 
 from tests.fake_binance import INTERVAL_MS, klines_handler, oversold_candles
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# CI replays the same examples every run, so a red CI is reproducible; locally they vary.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if IN_CI:
+    hypothesis_settings.load_profile("ci")
 
 
 # ---- which real services the integration pass can reach ----
@@ -42,6 +48,7 @@ def missing_services() -> list[str]:
     return [name for name, (url, port) in wanted.items() if not reachable(url, port)]
 
 
+@pytest.hookimpl(trylast=True)  # after -m has deselected what this pass does not run
 def pytest_collection_modifyitems(config, items):
     integration = [item for item in items if "integration" in item.keywords]
     if not integration:
