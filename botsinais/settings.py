@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "channels",
+    "market",
     "signals",
 ]
 
@@ -229,6 +230,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Signal lifecycle, scheduled maintenance and the worker heartbeat (signals/lifecycle.py,
+# signals/tasks.py, signals/health.py). The schedules themselves live in the database.
+SIGNAL_FEE_PERCENT = env_number("SIGNAL_FEE_PERCENT", 0.1, float, minimum=0)
+ANALYSIS_RETENTION_DAYS = env_number("ANALYSIS_RETENTION_DAYS", 30, int, minimum=1)
+WORKER_HEARTBEAT_MAX_AGE = env_number("WORKER_HEARTBEAT_MAX_AGE", 90, int, minimum=1)
 
 MARKET_DATA_MODE = env_choice(
     "MARKET_DATA_MODE", ("demo", "live"), "live" if FULL_STACK else "demo"

@@ -20,6 +20,7 @@ def source_for(
     alphavantage_base_url: str,
     alphavantage_api_key: str | None,
     overrides: dict[str, str] | None = None,
+    timeout: float = 10.0,
 ) -> CandleSource:
     """The source for an asset.
 
@@ -27,28 +28,29 @@ def source_for(
     touches the network. "live" mode sends crypto pairs (BTCUSDT, ETHBTC, ...) to Binance and
     everything else (stock tickers) to Alpha Vantage; overrides (asset -> source name) win.
     A missing Alpha Vantage key is reported by fetch_candles (MissingApiKey), not here.
+    timeout is the seconds each HTTP call may take.
     """
     if mode not in MODES:
         raise ValueError(f"unknown market data mode {mode!r}; expected one of {MODES}")
     validate_asset(asset)
     if mode == "demo":
-        return _shared_source("demo", "", None)
+        return _shared_source("demo", "", None, timeout)
     name = (overrides or {}).get(asset) or ("binance" if is_crypto_pair(asset) else "alphavantage")
     if name not in SOURCE_NAMES:
         raise ValueError(f"unknown source {name!r} for {asset}; expected one of {SOURCE_NAMES}")
     if name == "binance":
-        return _shared_source(name, binance_base_url, None)
+        return _shared_source(name, binance_base_url, None, timeout)
     if name == "alphavantage":
-        return _shared_source(name, alphavantage_base_url, alphavantage_api_key)
-    return _shared_source(name, "", None)
+        return _shared_source(name, alphavantage_base_url, alphavantage_api_key, timeout)
+    return _shared_source(name, "", None, timeout)
 
 
 @lru_cache(maxsize=32)
-def _shared_source(name: str, base_url: str, api_key: str | None) -> CandleSource:
+def _shared_source(name: str, base_url: str, api_key: str | None, timeout: float) -> CandleSource:
     # One instance per configuration per process: keeps the HTTP connection pool and
     # Binance's used-weight reading alive between calls.
     if name == "binance":
-        return BinanceSource(base_url=base_url)
+        return BinanceSource(base_url=base_url, timeout=timeout)
     if name == "alphavantage":
-        return AlphaVantageSource(api_key, base_url=base_url)
+        return AlphaVantageSource(api_key, base_url=base_url, timeout=timeout)
     return DemoSource()

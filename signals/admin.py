@@ -1,10 +1,13 @@
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+import collectors
+import strategies
 from signals import services
-from signals.models import AnalysisRequest, Signal
+from signals.models import AnalysisRequest, Signal, StrategyConfig, Watchlist
 
 
 def pretty_json(value) -> str:
@@ -72,3 +75,59 @@ class AnalysisRequestAdmin(admin.ModelAdmin):
     search_fields = ["asset", "=correlation_id", "error"]
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in AnalysisRequest._meta.fields]
+
+
+def timeframe_choices(blank_label: str | None) -> list[tuple[str, str]]:
+    choices = [(name, name) for name in collectors.TIMEFRAMES]
+    return [("", blank_label), *choices] if blank_label else choices
+
+
+class StrategyConfigForm(forms.ModelForm):
+    strategy = forms.ChoiceField(choices=lambda: [(n, n) for n in strategies.available()])
+    timeframe = forms.ChoiceField(choices=timeframe_choices("any"), required=False)
+
+    class Meta:
+        model = StrategyConfig
+        fields = ["strategy", "asset", "timeframe", "enabled", "parameters"]
+
+
+@admin.register(StrategyConfig)
+class StrategyConfigAdmin(admin.ModelAdmin):
+    """Edits take effect on the next analysis; StrategyConfig.clean() validates parameters."""
+
+    form = StrategyConfigForm
+    list_display = ["strategy", "asset", "timeframe", "enabled", "updated_at", "updated_by"]
+    list_filter = ["strategy", "enabled", "timeframe"]
+    search_fields = ["strategy", "asset"]
+    readonly_fields = ["schema_readable", "updated_at", "updated_by"]
+
+    @admin.display(description="parameters this strategy takes")
+    def schema_readable(self, config: StrategyConfig) -> str:
+        try:
+            return pretty_json(strategies.get(config.strategy).schema())
+        except strategies.UnknownStrategy:
+            return "-"
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class WatchlistForm(forms.ModelForm):
+    timeframe = forms.ChoiceField(choices=timeframe_choices(None))
+
+    class Meta:
+        model = Watchlist
+        fields = ["asset", "timeframe", "enabled", "strategies"]
+        help_texts = {
+            "strategies": 'A JSON list of strategy names, e.g. ["breakout"]; [] means all.'
+        }
+
+
+@admin.register(Watchlist)
+class WatchlistAdmin(admin.ModelAdmin):
+    form = WatchlistForm
+    list_display = ["asset", "timeframe", "enabled", "strategies", "updated_at"]
+    list_editable = ["enabled"]
+    list_filter = ["enabled", "timeframe"]
+    search_fields = ["asset"]

@@ -1,36 +1,112 @@
-"""The live signal feed: the seed's SignalR hub as a Channels consumer."""
+"""The live signal feed at /ws/signals/.
 
+Client messages: {"action": "join" | "leave", "group": "asset.BTCUSDT"} and
+{"action": "since", "after": "<ISO 8601>"}. Every server message is an envelope
+{"event_id", "event_type", "timestamp", "correlation_id", "data"}: the events of
+signals.events, plus replies with lower-case types: joined, left, caught_up, error.
+"""
+
+import asyncio
 import re
 from collections import deque
+from datetime import UTC, datetime
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+import collectors
 from signals import events
-from signals.models import Signal
+from signals.models import AnalysisRequest, AnalysisStatus, Signal
 
-GROUP_PATTERN = re.compile(
-    r"signals|asset\.[A-Z0-9.\-]{1,20}|strategy\.[a-z0-9_]{1,50}|timeframe\.[0-9]{1,2}[mhdwM]"
-)
+# Names after "asset." / "strategy."; timeframes are checked against collectors.TIMEFRAMES.
+GROUP_NAME_PATTERNS = {
+    "asset": re.compile(collectors.ASSET_PATTERN),
+    "strategy": re.compile(r"[a-z0-9_]{1,50}"),
+}
+MAX_GROUPS = 50
 CATCH_UP_LIMIT = 500
+# channels-redis forgets a group member after group_expiry (a day by default): a dashboard left
+# open longer would silently stop receiving, so members re-join well before that.
+GROUP_REFRESH_SECONDS = 3600
+
+
+def group_error(group) -> str | None:
+    """Why a group name is not one a client may join; None when it is."""
+    if group == events.ALL_SIGNALS_GROUP:
+        return None
+    kind, _, name = group.partition(".") if isinstance(group, str) else ("", "", "")
+    if kind == "timeframe" and name in collectors.TIMEFRAMES:
+        return None
+    if kind in GROUP_NAME_PATTERNS and GROUP_NAME_PATTERNS[kind].fullmatch(name):
+        return None
+    return (
+        f"invalid group {group!r}: use 'signals', 'asset.<SYMBOL>' (asset.BTCUSDT), "
+        "'strategy.<name>' (strategy.mean_reversion) or 'timeframe.<tf>' (timeframe.5m)"
+    )
+
+
+def subscription_filters(groups: set[str]) -> tuple[Q, Q] | None:
+    """(signal filter, analysis filter) matching the events these groups receive; None: all."""
+    if events.ALL_SIGNALS_GROUP in groups:
+        return None
+    by_kind: dict[str, set[str]] = {"asset": set(), "strategy": set(), "timeframe": set()}
+    for group in groups:
+        kind, _, name = group.partition(".")
+        by_kind[kind].add(name)
+    nothing = Q(pk__in=[])
+    signals = (
+        Q(asset__in=by_kind["asset"])
+        | Q(strategy__in=by_kind["strategy"])
+        | Q(timeframe__in=by_kind["timeframe"])
+        | nothing
+    )
+    # Analysis events go to the signals and asset groups only (events.groups_for(asset)).
+    analyses = Q(asset__in=by_kind["asset"]) | nothing
+    return signals, analyses
 
 
 @database_sync_to_async
-def missed_events(after) -> list[dict]:
-    """Signals created or closed after a moment, as the events a live client would have seen."""
+def missed_events(after: datetime, groups: set[str]) -> tuple[list[dict], bool]:
+    """The events a client in these groups would have received after a moment, oldest first,
+    rebuilt from the stored rows (data as it is now); and whether the list was cut short."""
     from signals.api.serializers import SignalSerializer
 
-    created = Signal.objects.filter(created_at__gt=after).order_by("created_at")[:CATCH_UP_LIMIT]
-    closed = Signal.objects.filter(closed_at__gt=after).order_by("closed_at")[:CATCH_UP_LIMIT]
-    found = [
-        events.envelope("SignalGenerated", SignalSerializer(s).data, s.correlation_id)
-        for s in created
-    ]
-    found += [
-        events.envelope("SignalClosed", SignalSerializer(s).data, s.correlation_id) for s in closed
-    ]
-    return found
+    signals = Signal.objects.all()
+    analyses = AnalysisRequest.objects.filter(
+        status__in=[AnalysisStatus.COMPLETED, AnalysisStatus.FAILED]
+    )
+    filters = subscription_filters(groups)
+    if filters is not None:
+        signals, analyses = signals.filter(filters[0]), analyses.filter(filters[1])
+    # One more than the limit of each kind: more than the limit in all means cut short.
+    most = CATCH_UP_LIMIT + 1
+    created = signals.filter(created_at__gt=after).order_by("created_at")[:most]
+    closed = signals.filter(closed_at__gt=after).order_by("closed_at")[:most]
+    finished = analyses.filter(finished_at__gt=after).order_by("finished_at")[:most]
+
+    found = []
+    for signal in created:
+        data = SignalSerializer(signal).data
+        found.append(replayed("SignalGenerated", data, signal.correlation_id, signal.created_at))
+    for signal in closed:
+        data = SignalSerializer(signal).data
+        found.append(replayed("SignalClosed", data, signal.correlation_id, signal.closed_at))
+    for analysis in finished:
+        data = {"asset": analysis.asset, "timeframe": analysis.timeframe}
+        if analysis.status == AnalysisStatus.COMPLETED:
+            event_type, data["signals_generated"] = "AnalysisCompleted", analysis.signals_generated
+        else:
+            event_type, data["reason"] = "AnalysisFailed", analysis.error
+        found.append(replayed(event_type, data, analysis.correlation_id, analysis.finished_at))
+    found.sort(key=lambda event: event["timestamp"])
+    return found[:CATCH_UP_LIMIT], len(found) > CATCH_UP_LIMIT
+
+
+def replayed(event_type: str, data: dict, correlation_id, moment: datetime) -> dict:
+    return events.envelope(event_type, data, correlation_id, timestamp=moment)
 
 
 class SignalConsumer(AsyncJsonWebsocketConsumer):
@@ -42,51 +118,80 @@ class SignalConsumer(AsyncJsonWebsocketConsumer):
         self.joined: set[str] = set()
         # An event sent to several groups this client joined arrives once per group.
         self.recent_event_ids: deque[str] = deque(maxlen=256)
-        await self.join(events.ALL_SIGNALS_GROUP)
+        await self.channel_layer.group_add(events.ALL_SIGNALS_GROUP, self.channel_name)
+        self.joined.add(events.ALL_SIGNALS_GROUP)
+        self.refresher = asyncio.create_task(self.keep_groups_alive())
         await self.accept()
 
     async def disconnect(self, code):
-        for group in list(getattr(self, "joined", ())):
+        if hasattr(self, "refresher"):
+            self.refresher.cancel()
+        for group in getattr(self, "joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def join(self, group: str):
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.joined.add(group)
-
-    async def receive_json(self, content, **kwargs):
-        action = content.get("action") if isinstance(content, dict) else None
-        if action in ("join", "leave"):
-            group = content.get("group")
-            if not isinstance(group, str) or not GROUP_PATTERN.fullmatch(group):
-                return await self.send_error(f"invalid group: {group!r}")
-            if action == "join":
-                await self.join(group)
-            else:
-                await self.channel_layer.group_discard(group, self.channel_name)
-                self.joined.discard(group)
-            return await self.send_json({"event_type": action + "ed", "group": group})
-        if action == "since":
-            after = parse_datetime(str(content.get("after", "")))
-            if after is None:
-                return await self.send_error("'after' must be an ISO 8601 timestamp")
-            for event in await missed_events(after):
-                await self.send_json(event)
-            return await self.send_json({"event_type": "caught_up", "after": after.isoformat()})
-        await self.send_error(f"unknown action: {action!r} (use join, leave or since)")
-
-    async def send_error(self, message: str):
-        await self.send_json({"event_type": "error", "error": message})
-
-    async def broadcast(self, message):
-        event = message["event"]
-        if event["event_id"] in self.recent_event_ids:
-            return
-        self.recent_event_ids.append(event["event_id"])
-        await self.send_json(event)
+    async def keep_groups_alive(self):
+        while True:
+            await asyncio.sleep(GROUP_REFRESH_SECONDS)
+            for group in list(self.joined):
+                await self.channel_layer.group_add(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
             content = await self.decode_json(text_data or "")
         except ValueError:
-            return await self.send_error("messages must be JSON objects")
+            return await self.reply("error", {"error": "messages must be JSON objects"})
         await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs):
+        action = content.get("action") if isinstance(content, dict) else None
+        if action == "join":
+            await self.join(content.get("group"))
+        elif action == "leave":
+            await self.leave(content.get("group"))
+        elif action == "since":
+            await self.catch_up(content.get("after"))
+        else:
+            error = f"unknown action {action!r}: use join, leave or since"
+            await self.reply("error", {"error": error})
+
+    async def join(self, group):
+        error = group_error(group)
+        if error is None and group not in self.joined and len(self.joined) >= MAX_GROUPS:
+            error = f"too many groups: at most {MAX_GROUPS} per connection"
+        if error:
+            return await self.reply("error", {"error": error, "group": group})
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.joined.add(group)
+        await self.reply("joined", {"group": group, "groups": sorted(self.joined)})
+
+    async def leave(self, group):
+        error = group_error(group)
+        if error:
+            return await self.reply("error", {"error": error, "group": group})
+        await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined.discard(group)
+        await self.reply("left", {"group": group, "groups": sorted(self.joined)})
+
+    async def catch_up(self, after):
+        moment = parse_datetime(after) if isinstance(after, str) else None
+        if moment is None:
+            return await self.reply("error", {"error": "'after' must be an ISO 8601 timestamp"})
+        if timezone.is_naive(moment):
+            moment = moment.replace(tzinfo=UTC)
+        missed, truncated = await missed_events(moment, set(self.joined))
+        for event in missed:
+            await self.send_json(event)
+        # Cut short: the client reloads from the REST list (created_after) instead.
+        await self.reply(
+            "caught_up", {"after": moment.isoformat(), "count": len(missed), "truncated": truncated}
+        )
+
+    async def reply(self, event_type: str, data: dict):
+        await self.send_json(events.envelope(event_type, data))
+
+    async def broadcast(self, message):
+        """A signals.events event from the channel layer, forwarded once per connection."""
+        if message["event_id"] in self.recent_event_ids:
+            return
+        self.recent_event_ids.append(message["event_id"])
+        await self.send(text_data=message["text"])

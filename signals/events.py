@@ -1,29 +1,55 @@
-"""Realtime events: one envelope, sent to Channels groups after the transaction commits."""
+"""Realtime events: one envelope, pushed to Channels groups after the transaction commits.
 
+Every server event is {"event_id", "event_type", "timestamp", "correlation_id", "data"}:
+SignalGenerated and SignalClosed (data: the REST signal serializer), AnalysisCompleted
+(asset, timeframe, signals_generated), AnalysisFailed (asset, timeframe, reason), HealthCheck.
+The database row is the record; the push is best effort. A channel layer that is down is
+logged, never raised, and a client that missed events asks the consumer for them ("since").
+"""
+
+import asyncio
+import json
 import logging
+import os
+import threading
 import uuid
+from datetime import datetime
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
 ALL_SIGNALS_GROUP = "signals"
+# A channel layer that hangs (not just refuses) must not hold a worker's task for long.
+SEND_TIMEOUT_SECONDS = 2.0
 
 
-def envelope(event_type: str, data: dict, correlation_id=None) -> dict:
+def envelope(
+    event_type: str,
+    data: dict,
+    correlation_id=None,
+    *,
+    timestamp: datetime | None = None,
+    event_id: str | None = None,
+) -> dict:
+    """The event as clients receive it; data made JSON-safe (UUIDs, datetimes) here, once."""
     return {
-        "event_id": uuid.uuid4().hex,
+        "event_id": event_id or uuid.uuid4().hex,
         "event_type": event_type,
-        "timestamp": timezone.now().isoformat(),
+        "timestamp": (timestamp or timezone.now()).isoformat(),
         "correlation_id": str(correlation_id) if correlation_id else None,
-        "data": data,
+        "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
     }
 
 
-def groups_for(asset: str | None = None, strategy: str | None = None, timeframe: str | None = None):
+def groups_for(
+    asset: str | None = None, strategy: str | None = None, timeframe: str | None = None
+) -> list[str]:
+    """The groups an event about this asset, strategy and timeframe goes to."""
     groups = [ALL_SIGNALS_GROUP]
     if asset:
         groups.append(f"asset.{asset}")
@@ -34,21 +60,64 @@ def groups_for(asset: str | None = None, strategy: str | None = None, timeframe:
     return groups
 
 
+async def send_to_groups(event: dict, groups: list[str]) -> None:
+    layer = get_channel_layer()
+    # Encoded once here, not once per connection in the consumer.
+    message = {"type": "broadcast", "event_id": event["event_id"], "text": json.dumps(event)}
+    await asyncio.wait_for(
+        asyncio.gather(*(layer.group_send(group, message) for group in groups)),
+        SEND_TIMEOUT_SECONDS,
+    )
+
+
+_publisher: tuple[int, asyncio.AbstractEventLoop] | None = None
+_publisher_lock = threading.Lock()
+
+
+def publisher_loop() -> asyncio.AbstractEventLoop:
+    """This process' event loop for pushing from sync code (workers, views). It keeps its
+    Redis connections between events; async_to_sync would open and close them every time."""
+    global _publisher
+    with _publisher_lock:
+        # A forked child (Celery prefork) inherits the loop but not the thread running it.
+        if _publisher is None or _publisher[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="events-publisher", daemon=True).start()
+            _publisher = (os.getpid(), loop)
+        return _publisher[1]
+
+
 def send_now(event: dict, groups: list[str]) -> bool:
-    """Send to each group. A channel layer that is down is logged, not raised: the row is stored."""
+    """Push to each group now; False (and a log line) when the channel layer is unavailable."""
     layer = get_channel_layer()
     if layer is None:
         return False
     try:
-        for group in groups:
-            async_to_sync(layer.group_send)(group, {"type": "broadcast", "event": event})
+        if isinstance(layer, InMemoryChannelLayer):
+            # Its queues belong to the consumers' event loop (embedded: one process), so the
+            # send runs there; async_to_sync reaches it from a view's or eager task's thread.
+            async_to_sync(send_to_groups)(event, groups)
+        else:
+            pushed = asyncio.run_coroutine_threadsafe(
+                send_to_groups(event, groups), publisher_loop()
+            )
+            # Waiting keeps the events of one transaction in order (signals, then completion).
+            pushed.result(SEND_TIMEOUT_SECONDS + 1)
     except Exception:
-        log.warning("channel layer unavailable; %s not pushed", event["event_type"], exc_info=True)
+        log.warning(
+            "channel layer unavailable; %s %s not pushed (stored, clients catch up with 'since')",
+            event["event_type"],
+            event["event_id"],
+            exc_info=True,
+        )
         return False
     return True
 
 
-def publish(event_type: str, data: dict, *, correlation_id=None, groups: list[str] | None = None):
+def publish(
+    event_type: str, data: dict, *, correlation_id=None, groups: list[str] | None = None
+) -> dict:
+    """Push an event once the current transaction commits (now, outside a transaction)."""
     event = envelope(event_type, data, correlation_id)
     transaction.on_commit(lambda: send_now(event, groups or [ALL_SIGNALS_GROUP]))
     return event

@@ -2,14 +2,20 @@
 
 import asyncio
 import time
+from datetime import datetime
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from kombu import Connection
 
+from signals import events
+
+HEARTBEAT_KEY = "health:worker-heartbeat"
 
 IN_PROCESS = {"mode": "in-process"}
 TIMEOUT_SECONDS = 2
@@ -70,7 +76,47 @@ def run_check(check) -> dict:
     return detail
 
 
+def record_heartbeat(now: datetime | None = None) -> datetime:
+    """Run by a worker (beat sends it every 30 s): note the time and publish a HealthCheck."""
+    now = now or timezone.now()
+    cache.set(HEARTBEAT_KEY, now.isoformat(), timeout=None)
+    events.publish("HealthCheck", {"component": "worker", "last_heartbeat": now.isoformat()})
+    return now
+
+
+def worker_status(now: datetime | None = None) -> dict:
+    """up: a heartbeat within WORKER_HEARTBEAT_MAX_AGE; down: an older one; unknown: none yet.
+
+    Only "down" fails the health check: a fresh deployment (or a flushed cache) has no
+    heartbeat until beat's first run, which is not evidence of a dead worker.
+    """
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {"status": "in-process", "last_heartbeat": None, "age_seconds": None}
+    try:
+        last = parse_datetime(cache.get(HEARTBEAT_KEY) or "")
+    except Exception as exc:  # the cache itself is reported by its own check
+        return {"status": "unknown", "last_heartbeat": None, "age_seconds": None,
+                "error": f"{type(exc).__name__}: {exc}"}
+    if last is None:
+        return {"status": "unknown", "last_heartbeat": None, "age_seconds": None}
+    age = ((now or timezone.now()) - last).total_seconds()
+    fresh = age <= settings.WORKER_HEARTBEAT_MAX_AGE
+    return {
+        "status": "up" if fresh else "down",
+        "last_heartbeat": last.isoformat(),
+        "age_seconds": round(age, 1),
+    }
+
+
 def check_all() -> dict:
     components = {name: run_check(check) for name, check in CHECKS.items()}
     down = [name for name, detail in components.items() if detail["status"] != "up"]
-    return {"status": "down" if down else "up", "failing": down, "components": components}
+    worker = worker_status()
+    if worker["status"] == "down":
+        down.append("worker")
+    return {
+        "status": "down" if down else "up",
+        "failing": down,
+        "components": components,
+        "worker": worker,
+    }

@@ -4,11 +4,17 @@ Prices are stored as double-precision floats: 15 significant digits, far finer t
 exchange tick, and the same type pandas computes in. Percent figures (pnl) likewise.
 """
 
+import re
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+
+import collectors
+import strategies
+from strategies.base import RISK_PARAMETERS
 
 
 class Direction(models.TextChoices):
@@ -85,6 +91,36 @@ class Signal(models.Model):
     def __str__(self) -> str:
         return f"{self.direction} {self.asset} {self.timeframe} ({self.strategy})"
 
+    @property
+    def expiry_bars(self) -> int:
+        """Bars an open signal lives: its own stored parameter, else its strategy's default."""
+        if "expiry_bars" in self.parameters:
+            return int(self.parameters["expiry_bars"])
+        try:
+            return strategies.get(self.strategy).parameters["expiry_bars"].default
+        except strategies.UnknownStrategy:
+            return RISK_PARAMETERS["expiry_bars"].default
+
+    def close(self, outcome) -> bool:
+        """Record how the signal ended (a strategies.lifecycle.Outcome), once.
+
+        Guarded update: of two evaluators settling the same signal at once only one changes
+        the row; the other gets False and must not announce the close.
+        """
+        fields = {
+            "status": outcome.status,
+            "result": outcome.result,
+            "close_price": outcome.close_price,
+            "closed_at": outcome.closed_at.to_pydatetime(),
+            "pnl": outcome.pnl,
+            "r_multiple": outcome.r_multiple,
+        }
+        changed = Signal.objects.filter(pk=self.pk, status=SignalStatus.ACTIVE).update(**fields)
+        if changed:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(changed)
+
 
 class AnalysisStatus(models.TextChoices):
     PENDING = "pending"
@@ -111,6 +147,9 @@ class AnalysisRequest(models.Model):
     status = models.CharField(
         max_length=9, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING, db_index=True
     )
+    strategies = models.JSONField(
+        default=list, blank=True, help_text="Strategy names to run; empty means all enabled."
+    )
     signals_generated = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -126,3 +165,119 @@ class AnalysisRequest(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (AnalysisStatus.COMPLETED, AnalysisStatus.FAILED)
+
+
+def check_scope(asset: str, timeframe: str) -> None:
+    """ValidationError naming asset or timeframe unless each is empty or well formed."""
+    if asset and not re.fullmatch(collectors.ASSET_PATTERN, asset):
+        raise ValidationError({"asset": "Not a market symbol: uppercase, e.g. BTCUSDT or AAPL."})
+    if timeframe and timeframe not in collectors.TIMEFRAMES:
+        raise ValidationError({"timeframe": f"Use one of {', '.join(collectors.TIMEFRAMES)}."})
+
+
+def check_strategy_names(names) -> list[str]:
+    """names if it is a list of registered strategy names; ValidationError naming the first not."""
+    if not isinstance(names, list):
+        raise ValidationError("must be a list of strategy names")
+    registered = strategies.available()
+    for name in names:
+        if name not in registered:
+            raise ValidationError(
+                f"unknown strategy {name!r}; available: {', '.join(registered)}"
+            )
+    return names
+
+
+class StrategyConfig(models.Model):
+    """Whether a strategy runs and with which parameters, globally or for an asset/timeframe.
+
+    An empty asset or timeframe means any (empty strings, not NULLs, so the unique constraint
+    holds on every database). The most specific config for an analysis wins as a whole:
+    asset+timeframe, then asset, then timeframe, then global; with none the strategy runs
+    with its defaults.
+    """
+
+    strategy = models.CharField(max_length=50)
+    asset = models.CharField(max_length=20, blank=True, default="", help_text="Empty: any.")
+    timeframe = models.CharField(max_length=4, blank=True, default="", help_text="Empty: any.")
+    enabled = models.BooleanField(default=True)
+    parameters = models.JSONField(
+        default=dict, blank=True, help_text="Overrides of the strategy's defaults."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["strategy", "asset", "timeframe"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["strategy", "asset", "timeframe"], name="strategy_config_once_per_scope"
+            )
+        ]
+
+    def __str__(self) -> str:
+        scope = " ".join(filter(None, [self.asset, self.timeframe])) or "global"
+        return f"{self.strategy} ({scope})"
+
+    @classmethod
+    def most_specific(cls, asset: str, timeframe: str) -> dict[str, "StrategyConfig"]:
+        """Strategy name -> the config that applies to this asset and timeframe."""
+        chosen: dict[str, StrategyConfig] = {}
+        for config in cls.objects.filter(asset__in=["", asset], timeframe__in=["", timeframe]):
+            current = chosen.get(config.strategy)
+            if current is None or config.specificity > current.specificity:
+                chosen[config.strategy] = config
+        return chosen
+
+    @property
+    def specificity(self) -> int:
+        return 2 * bool(self.asset) + bool(self.timeframe)
+
+    def build(self) -> strategies.Strategy:
+        """The configured strategy; raises UnknownStrategy or ParameterError."""
+        return strategies.get(self.strategy)(**self.parameters)
+
+    def clean(self) -> None:
+        check_scope(self.asset, self.timeframe)
+        try:
+            check_strategy_names([self.strategy])
+        except ValidationError as exc:
+            raise ValidationError({"strategy": exc.messages}) from None
+        if not isinstance(self.parameters, dict):
+            raise ValidationError({"parameters": "must be an object of parameter: value"})
+        try:
+            self.build()
+        except strategies.ParameterError as exc:
+            raise ValidationError({"parameters": f"{exc.parameter}: {exc.reason}"}) from None
+
+
+class Watchlist(models.Model):
+    """An asset and timeframe the scheduled scan analyses."""
+
+    asset = models.CharField(max_length=20)
+    timeframe = models.CharField(max_length=4)
+    enabled = models.BooleanField(default=True)
+    strategies = models.JSONField(
+        default=list, blank=True, help_text="Strategy names to run; empty means all enabled."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["asset", "timeframe"]
+        verbose_name_plural = "watchlist"
+        constraints = [
+            models.UniqueConstraint(fields=["asset", "timeframe"], name="watchlist_once_per_pair")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset} {self.timeframe}"
+
+    def clean(self) -> None:
+        check_scope(self.asset, self.timeframe)
+        try:
+            check_strategy_names(self.strategies)
+        except ValidationError as exc:
+            raise ValidationError({"strategies": exc.messages}) from None

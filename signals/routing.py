@@ -2,4 +2,6 @@ from django.urls import path
 
 from signals.consumers import SignalConsumer
 
-websocket_urlpatterns = [path("ws/signals/", SignalConsumer.as_asgi())]
+SIGNALS_WS_PATH = "ws/signals/"
+
+websocket_urlpatterns = [path(SIGNALS_WS_PATH, SignalConsumer.as_asgi())]

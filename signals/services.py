@@ -1,15 +1,23 @@
 """Write paths for analyses and signals: atomic, status-guarded, follow-up work on commit."""
 
 import logging
+from datetime import timedelta
 
 import pandas as pd
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 import collectors
 import strategies
 from signals import events, market
-from signals.models import AnalysisRequest, AnalysisSource, AnalysisStatus, Signal
+from signals.models import (
+    AnalysisRequest,
+    AnalysisSource,
+    AnalysisStatus,
+    Signal,
+    StrategyConfig,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +34,31 @@ def request_analysis(*, asset: str, timeframe: str, user=None, source=AnalysisSo
     return analysis
 
 
-def enabled_strategies(asset: str, timeframe: str) -> list[strategies.Strategy]:
-    return [strategy_class() for strategy_class in strategies.available().values()]
+def enabled_strategies(
+    asset: str, timeframe: str, only: list[str] | None = None
+) -> list[strategies.Strategy]:
+    """The strategies an analysis runs, built from their most specific config.
+
+    Read from the database on every call, so a config change applies to the next analysis
+    without restarting workers. only (a subset of names; empty or None: all) narrows the
+    enabled ones, it never enables a disabled one.
+    """
+    configs = StrategyConfig.most_specific(asset, timeframe)
+    enabled = []
+    for name, strategy_class in strategies.available().items():
+        if only and name not in only:
+            continue
+        config = configs.get(name)
+        if config is None:
+            enabled.append(strategy_class())
+        elif config.enabled:
+            try:
+                enabled.append(config.build())
+            except strategies.ParameterError as exc:  # stored before the schema changed
+                raise strategies.ParameterError(
+                    exc.parameter, f"{exc.reason} (strategy config {config})"
+                ) from None
+    return enabled
 
 
 def run_analysis(correlation_id: str) -> AnalysisRequest:
@@ -42,10 +73,11 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
         return analysis
     try:
         frame = market.load_candles(analysis.asset, analysis.timeframe)
-        candidates = find_candidates(frame, analysis.asset, analysis.timeframe)
+        candidates = find_candidates(frame, analysis)
         with transaction.atomic():
             new_signals = [s for s in (store_signal(c, analysis) for c in candidates) if s]
             finish(analysis, AnalysisStatus.COMPLETED, signals_generated=len(new_signals))
+            evaluate_after_commit(analysis.asset, analysis.timeframe)
     except (collectors.MarketDataError, strategies.ParameterError) as exc:
         return fail(analysis, str(exc))
     except Exception as exc:
@@ -54,9 +86,16 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
     return analysis
 
 
-def find_candidates(frame: pd.DataFrame, asset: str, timeframe: str):
+def evaluate_after_commit(asset: str, timeframe: str) -> None:
+    """Fresh candles may end open signals of this pair: settle them once this commits."""
+    from signals import tasks
+
+    transaction.on_commit(lambda: tasks.evaluate_open_signals.delay(asset, timeframe))
+
+
+def find_candidates(frame: pd.DataFrame, analysis: AnalysisRequest):
     candidates = []
-    for strategy in enabled_strategies(asset, timeframe):
+    for strategy in enabled_strategies(analysis.asset, analysis.timeframe, analysis.strategies):
         candidate = strategy.latest(frame)
         if candidate is not None:
             candidates.append(candidate)
@@ -131,3 +170,10 @@ def cancel_active_signals(queryset) -> int:
     return queryset.filter(status=SignalStatus.ACTIVE).update(
         status=SignalStatus.CANCELLED, closed_at=timezone.now()
     )
+
+
+def prune_analysis_requests(now=None) -> int:
+    """Delete analysis requests older than ANALYSIS_RETENTION_DAYS; signals keep their ids."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.ANALYSIS_RETENTION_DAYS)
+    deleted, _ = AnalysisRequest.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,9 +1,28 @@
 from django.contrib.auth.decorators import login_required
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
 
 import collectors
+from signals.routing import SIGNALS_WS_PATH
 
 
 @login_required
 def dashboard(request):
-    return render(request, "signals/dashboard.html", {"timeframes": list(collectors.TIMEFRAMES)})
+    config = {
+        "csrf_token": get_token(request),
+        "ws_path": "/" + SIGNALS_WS_PATH,
+        # The page's data is as of now: the live feed catches up from here.
+        "server_time": timezone.now().isoformat(),
+        "login_url": reverse("login"),
+        "urls": {
+            "active": reverse("signal-active"),
+            "signals": reverse("signal-list"),
+            "request_analysis": reverse("signal-request-analysis"),
+            "performance": reverse("signal-performance"),
+            "candles": reverse("candles"),
+        },
+    }
+    context = {"timeframes": list(collectors.TIMEFRAMES), "config": config}
+    return render(request, "signals/dashboard.html", context)

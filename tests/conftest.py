@@ -192,3 +192,69 @@ def wait_until(predicate, timeout: float = 60, interval: float = 0.2):
             return result
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+# ==== realtime: a daphne server for the WebSocket and browser tests ====
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, process, timeout: float = 60) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: server exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers; a 503 from /api/health/ still means it is serving
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer in time")
+
+
+@pytest.fixture(scope="session")
+def daphne_server(django_db_setup, make_httpserver):
+    """The ASGI app in a daphne process on the test database, as deployed (DEBUG off, collected
+    static files); market data from the local Binance stand-in. Yields the base URL."""
+    env = subprocess_env(
+        MARKET_DATA_MODE="live", BINANCE_BASE_URL=make_httpserver.url_for("").rstrip("/")
+    )
+    manage = [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"]
+    subprocess.run(manage, cwd=ROOT, env=env, check=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "daphne.log", "w")
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "botsinais.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_http(f"{url}/api/health/", server)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()

@@ -1,15 +1,24 @@
+from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import strategies
 from signals import health, performance, services
 from signals.api import serializers
 from signals.api.filters import SignalFilter
-from signals.models import AnalysisRequest, Signal, SignalStatus
+from signals.models import AnalysisRequest, Signal, SignalStatus, StrategyConfig, Watchlist
+
+
+class IsStaffOrReadOnly(BasePermission):
+    """Any authenticated user reads; only staff writes."""
+
+    def has_permission(self, request, view):
+        return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
 
 
 class SignalViewSet(viewsets.ReadOnlyModelViewSet):
@@ -50,15 +59,20 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
         parameters=[
             OpenApiParameter("from", str, description="ISO 8601; default: 30 days before 'to'"),
             OpenApiParameter("to", str, description="ISO 8601; default: now"),
+            OpenApiParameter("strategy", str),
+            OpenApiParameter("asset", str),
+            OpenApiParameter("timeframe", str),
+            OpenApiParameter("direction", str, enum=["long", "short"]),
         ],
         responses=serializers.PerformanceSerializer,
     )
     @action(detail=False, filterset_class=None)
     def performance(self, request):
-        period = serializers.PeriodQuerySerializer(data=request.query_params)
-        period.is_valid(raise_exception=True)
+        query = serializers.PerformanceQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        signals = Signal.objects.filter(**query.validated_data["filters"])
         summary = performance.summarize(
-            Signal.objects.all(), period.validated_data["from"], period.validated_data["to"]
+            signals, query.validated_data["from"], query.validated_data["to"]
         )
         return Response(serializers.PerformanceSerializer(summary).data)
 
@@ -71,6 +85,52 @@ class AnalysisRequestViewSet(
     lookup_field = "correlation_id"
     filterset_fields = ["status", "asset", "timeframe", "source"]
     ordering_fields = ["created_at", "finished_at"]
+
+
+class StrategyViewSet(viewsets.ViewSet):
+    """The registered strategies, their parameters and defaults."""
+
+    lookup_field = "name"
+    serializer_class = serializers.StrategySerializer
+
+    def list(self, request):
+        registered = list(strategies.available().values())
+        return Response(serializers.StrategySerializer(registered, many=True).data)
+
+    def retrieve(self, request, name=None):
+        try:
+            strategy_class = strategies.get(name)
+        except strategies.UnknownStrategy:
+            raise Http404 from None
+        return Response(serializers.StrategySerializer(strategy_class).data)
+
+
+class StrategyConfigViewSet(viewsets.ModelViewSet):
+    """Which strategies run where, with which parameters; the most specific config wins."""
+
+    queryset = StrategyConfig.objects.select_related("updated_by").order_by(
+        "strategy", "asset", "timeframe"
+    )
+    serializer_class = serializers.StrategyConfigSerializer
+    permission_classes = [IsAuthenticated, IsStaffOrReadOnly]
+    filterset_fields = ["strategy", "asset", "timeframe", "enabled"]
+    ordering_fields = ["strategy", "asset", "timeframe", "updated_at"]
+
+    def perform_create(self, serializer):
+        serializer.save(updated_by=self.request.user)
+
+    def perform_update(self, serializer):
+        serializer.save(updated_by=self.request.user)
+
+
+class WatchlistViewSet(viewsets.ModelViewSet):
+    """Assets and timeframes the scheduled scan analyses."""
+
+    queryset = Watchlist.objects.order_by("asset", "timeframe")
+    serializer_class = serializers.WatchlistSerializer
+    permission_classes = [IsAuthenticated, IsStaffOrReadOnly]
+    filterset_fields = ["asset", "timeframe", "enabled"]
+    ordering_fields = ["asset", "timeframe", "updated_at"]
 
 
 class HealthView(APIView):

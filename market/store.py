@@ -1,0 +1,375 @@
+"""The candle store: stored candles first, the market data source only for what is missing.
+
+load_candles: cache -> stored candles -> fetch the missing tail -> store it -> the most recent
+closed candles. A series is (source, asset, timeframe) with source the collector configured for
+the asset ("demo" in demo mode, so demo candles are stored too: the demo source is
+deterministic, a stored demo bar never disagrees with a fresh one).
+
+Writes insert new bars and keep stored ones (only closed bars are stored, they do not change):
+PostgreSQL gets a binary COPY into a temporary table, then an INSERT of the bars not stored yet
+(ON CONFLICT DO NOTHING when a concurrent writer got there first); other databases get batched
+bulk_create(ignore_conflicts=True).
+"""
+
+import hashlib
+import logging
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
+
+import collectors
+from collectors.frames import COLUMNS, empty_candles
+from collectors.timeframes import (
+    bar_index_at,
+    bar_open_times,
+    first_bar_index_from,
+    to_utc,
+    utc_now,
+)
+from market.models import Candle
+
+log = logging.getLogger(__name__)
+
+# Sources trading around the clock: a gap in their series is missing data, not a closure.
+CONTINUOUS_SOURCES = frozenset({"binance", "demo"})
+# A frame missing its newest bars (upstream lag, market closed) is cached this long at most.
+INCOMPLETE_FRAME_SECONDS = 60
+BULK_BATCH_SIZE = 2000
+BACKFILL_PAGE_BARS = 1000  # one Binance klines page
+
+Gap = tuple[pd.Timestamp, pd.Timestamp]
+
+
+def candle_source(asset: str) -> collectors.CandleSource:
+    """The configured collector for an asset."""
+    return collectors.source_for(
+        asset,
+        settings.MARKET_DATA_MODE,
+        binance_base_url=settings.BINANCE_BASE_URL,
+        alphavantage_base_url=settings.ALPHAVANTAGE_BASE_URL,
+        alphavantage_api_key=settings.ALPHAVANTAGE_API_KEY or None,
+        timeout=settings.MARKET_DATA_TIMEOUT,
+    )
+
+
+# ---- reading ----
+
+
+def load_candles(
+    asset: str, timeframe: str, limit: int, *, now: datetime | None = None
+) -> pd.DataFrame:
+    """The most recent `limit` closed candles of the asset from its configured source.
+
+    Served from the cache when this bar's frame is there; otherwise from the stored candles,
+    after fetching the bars newer than the last stored one (all `limit` when none are stored).
+    Gaps are logged and listed in frame.attrs["gaps"], never filled.
+    collectors.MarketDataError from the source propagates.
+    """
+    source = candle_source(asset)
+    now = to_utc(now or utc_now())
+    last_closed = bar_index_at(now, timeframe) - 1
+    key = cache_key(source, asset, timeframe, limit, last_closed)
+    frame = cache_get(key)
+    if frame is not None:
+        return frame
+
+    series = {"source": source.name, "asset": asset, "timeframe": timeframe}
+    newest = (
+        Candle.objects.filter(**series).order_by("-open_time").values_list("open_time", flat=True)
+    ).first()
+    if newest is None:
+        fetched = source.fetch_candles(asset, timeframe, limit=limit)
+    elif bar_index_at(newest, timeframe) < last_closed:
+        # Only the tail: from the bar after the newest stored one (at most `limit` bars).
+        after = bar_open_times(np.array([bar_index_at(newest, timeframe) + 1]), timeframe)[0]
+        fetched = source.fetch_candles(asset, timeframe, start=after, limit=limit)
+    else:
+        fetched = empty_candles()
+    if len(fetched):
+        insert_candles(fetched, **series)
+
+    last_open = bar_open_times(np.array([last_closed]), timeframe)[0]
+    frame = stored_candles(**series, end=last_open, limit=limit)
+    report_gaps(frame, source.name, asset, timeframe)
+    if len(frame):
+        complete = frame.index[-1] == last_open
+        cache_set(key, frame, cache_seconds(timeframe, last_closed, now, complete=complete))
+    return frame
+
+
+def stored_candles(
+    source: str,
+    asset: str,
+    timeframe: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Stored candles in [start, end], the most recent `limit` of them, as a candle frame."""
+    rows = Candle.objects.filter(source=source, asset=asset, timeframe=timeframe)
+    if start is not None:
+        rows = rows.filter(open_time__gte=start)
+    if end is not None:
+        rows = rows.filter(open_time__lte=end)
+    rows = rows.order_by("-open_time").values_list("open_time", *COLUMNS)
+    if limit is not None:
+        rows = rows[:limit]
+    return frame_from_rows(list(rows)[::-1])
+
+
+def frame_from_rows(rows: list[tuple]) -> pd.DataFrame:
+    if not rows:
+        return empty_candles()
+    times, *values = zip(*rows, strict=True)
+    index = pd.DatetimeIndex(pd.to_datetime(list(times), utc=True), name="open_time")
+    frame = pd.DataFrame(
+        np.array(values, dtype=np.float64).T, index=index.as_unit("ns"), columns=COLUMNS
+    )
+    frame.attrs["rejected"] = 0
+    return frame
+
+
+def find_stored_gaps(
+    source: str,
+    asset: str,
+    timeframe: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Gap]:
+    """Missing bars between the first and last stored bar in [start, end] (see find_gaps)."""
+    rows = Candle.objects.filter(source=source, asset=asset, timeframe=timeframe)
+    if start is not None:
+        rows = rows.filter(open_time__gte=start)
+    if end is not None:
+        rows = rows.filter(open_time__lte=end)
+    times = list(rows.order_by("open_time").values_list("open_time", flat=True))
+    index = pd.DatetimeIndex(pd.to_datetime(times, utc=True), name="open_time")
+    return collectors.find_gaps(pd.DataFrame(index=index), timeframe)
+
+
+def missing_bars(gaps: list[Gap], timeframe: str) -> int:
+    return sum(
+        bar_index_at(last, timeframe) - bar_index_at(first, timeframe) + 1 for first, last in gaps
+    )
+
+
+def report_gaps(frame: pd.DataFrame, source: str, asset: str, timeframe: str) -> None:
+    """List gaps in frame.attrs["gaps"]; log them as a warning where no closure explains them."""
+    gaps = collectors.find_gaps(frame, timeframe)
+    frame.attrs["gaps"] = gaps
+    if gaps and source in CONTINUOUS_SOURCES:
+        log.warning(
+            "%s %s from %s: %d missing bar(s) in %d gap(s), first %s to %s; not filled",
+            asset,
+            timeframe,
+            source,
+            missing_bars(gaps, timeframe),
+            len(gaps),
+            gaps[0][0].isoformat(),
+            gaps[0][1].isoformat(),
+        )
+
+
+# ---- the cache ----
+
+
+def cache_key(
+    source: collectors.CandleSource, asset: str, timeframe: str, limit: int, last_closed: int
+) -> str:
+    # The upstream address is part of a source's identity: a proxy or testnet serves other data.
+    upstream = hashlib.blake2b(getattr(source, "base_url", "").encode(), digest_size=4)
+    return (
+        f"market:candles:{source.name}:{upstream.hexdigest()}:{asset}:{timeframe}:{limit}:"
+        f"{last_closed}"
+    )
+
+
+def cache_seconds(timeframe: str, last_closed: int, now: pd.Timestamp, *, complete: bool) -> int:
+    """Until the open bar closes: then the key (which names the last closed bar) is stale."""
+    closes_at = bar_open_times(np.array([last_closed + 2]), timeframe)[0]
+    seconds = max(1, math.ceil((closes_at - now).total_seconds()))
+    return seconds if complete else min(seconds, INCOMPLETE_FRAME_SECONDS)
+
+
+def cache_get(key: str) -> pd.DataFrame | None:
+    try:
+        return cache.get(key)
+    except Exception as exc:  # an unreachable cache slows analyses down, it does not stop them
+        log.warning("candle cache unavailable (%s: %s)", type(exc).__name__, exc)
+        return None
+
+
+def cache_set(key: str, frame: pd.DataFrame, seconds: int) -> None:
+    try:
+        cache.set(key, frame, seconds)
+    except Exception as exc:
+        log.warning("candle cache unavailable (%s: %s)", type(exc).__name__, exc)
+
+
+# ---- writing ----
+
+
+def insert_candles(frame: pd.DataFrame, *, source: str, asset: str, timeframe: str) -> int:
+    """Store the frame's candles, keeping bars already stored; the number of rows added.
+
+    The frame is a clean candle frame (collectors' contract, or the importer's output).
+    """
+    if frame.empty:
+        return 0
+    if connection.vendor == "postgresql":
+        return copy_insert(frame, source=source, asset=asset, timeframe=timeframe)
+    return bulk_create_insert(frame, source=source, asset=asset, timeframe=timeframe)
+
+
+def bulk_create_insert(
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    asset: str,
+    timeframe: str,
+    batch_size: int = BULK_BATCH_SIZE,
+) -> int:
+    series = Candle.objects.filter(
+        source=source,
+        asset=asset,
+        timeframe=timeframe,
+        open_time__range=(frame.index.min(), frame.index.max()),
+    )
+    rows = zip(frame.index.to_pydatetime(), *(frame[c].tolist() for c in COLUMNS), strict=True)
+    candles = (
+        Candle(
+            source=source,
+            asset=asset,
+            timeframe=timeframe,
+            open_time=t,
+            open=o,
+            high=h,
+            low=lo,
+            close=c,
+            volume=v,
+        )
+        for t, o, h, lo, c, v in rows
+    )
+    with transaction.atomic():
+        # bulk_create does not say how many rows it skipped; count the range before and after.
+        before = series.count()
+        Candle.objects.bulk_create(candles, batch_size=batch_size, ignore_conflicts=True)
+        return series.count() - before
+
+
+_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 UTC, where PostgreSQL timestamps count from
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_TRAILER = struct.pack(">h", -1)
+_COPY_ROW = np.dtype(
+    [("fields", ">i2"), ("time_size", ">i4"), ("time", ">i8")]
+    + [item for c in COLUMNS for item in ((f"{c}_size", ">i4"), (c, ">f8"))]
+)
+_LOAD_TABLE = "market_candle_load"
+
+
+def binary_copy_rows(frame: pd.DataFrame) -> bytes:
+    """The frame in PostgreSQL's binary COPY format, built column-wise with numpy."""
+    rows = np.empty(len(frame), dtype=_COPY_ROW)
+    rows["fields"] = 1 + len(COLUMNS)
+    rows["time_size"] = 8
+    rows["time"] = pd.DatetimeIndex(frame.index).as_unit("us").asi8 - _PG_EPOCH_US
+    for column in COLUMNS:
+        rows[f"{column}_size"] = 8
+        rows[column] = frame[column].to_numpy(np.float64)
+    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+
+
+def copy_insert(frame: pd.DataFrame, *, source: str, asset: str, timeframe: str) -> int:
+    table = Candle._meta.db_table
+    columns = ", ".join(COLUMNS)
+    insert = (
+        f"INSERT INTO {table} (source, asset, timeframe, open_time, {columns}) "
+        f"SELECT %s, %s, %s, open_time, {columns} FROM {_LOAD_TABLE} AS new "
+    )
+    series = [source, asset, timeframe]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # One temporary table per connection, emptied before each use.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_LOAD_TABLE} "
+            "(open_time timestamptz, open float8, high float8, low float8, close float8, "
+            "volume float8)"
+        )
+        cursor.execute(f"TRUNCATE {_LOAD_TABLE}")
+        with cursor.cursor.copy(f"COPY {_LOAD_TABLE} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(binary_copy_rows(frame))
+        try:
+            # Fast path: drop stored bars with one anti-join, then a plain insert. ON CONFLICT
+            # alone checks every row speculatively and takes about twice as long.
+            with transaction.atomic():
+                cursor.execute(
+                    insert + f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS old "
+                    "WHERE old.source = %s AND old.asset = %s AND old.timeframe = %s "
+                    "AND old.open_time BETWEEN %s AND %s AND old.open_time = new.open_time)",
+                    series + series + [frame.index.min(), frame.index.max()],
+                )
+        except IntegrityError:
+            # A concurrent writer stored some of these bars after our snapshot (or the frame
+            # repeats a bar): let the unique index decide row by row.
+            cursor.execute(
+                insert + "ON CONFLICT (source, asset, timeframe, open_time) DO NOTHING", series
+            )
+        return cursor.rowcount
+
+
+# ---- backfill ----
+
+
+@dataclass
+class BackfillResult:
+    source: str
+    bars: int = 0  # bar slots in the range
+    fetched: int = 0
+    inserted: int = 0
+    gaps: list[Gap] = field(default_factory=list)
+
+
+def backfill(
+    asset: str,
+    timeframe: str,
+    start: datetime,
+    *,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BackfillResult:
+    """Fetch and store the closed bars from start to now, page by page.
+
+    Pages already complete in the store are not fetched again. Alpha Vantage serves its whole
+    range in one call, so it gets one page. progress(bars done, bars in range) follows each
+    page. collectors.MarketDataError propagates.
+    """
+    source = candle_source(asset)
+    now = to_utc(now or utc_now())
+    first = first_bar_index_from(start, timeframe)
+    last = bar_index_at(now, timeframe) - 1
+    result = BackfillResult(source=source.name, bars=max(0, last - first + 1))
+    page_bars = BACKFILL_PAGE_BARS if source.name != "alphavantage" else max(1, result.bars)
+    series = {"source": source.name, "asset": asset, "timeframe": timeframe}
+    for page_first in range(first, last + 1, page_bars):
+        page_last = min(page_first + page_bars - 1, last)
+        page_start, page_end = bar_open_times(np.array([page_first, page_last]), timeframe)
+        stored = Candle.objects.filter(**series, open_time__range=(page_start, page_end)).count()
+        if stored < page_last - page_first + 1:
+            frame = source.fetch_candles(asset, timeframe, start=page_start, end=page_end)
+            result.fetched += len(frame)
+            result.inserted += insert_candles(frame, **series)
+        if progress:
+            progress(page_last - page_first + 1, result.bars)
+    if result.bars:
+        range_start, range_end = bar_open_times(np.array([first, last]), timeframe)
+        result.gaps = find_stored_gaps(**series, start=range_start, end=range_end)
+    return result

@@ -1,0 +1,62 @@
+"""GET /api/candles/?asset=BTCUSDT&timeframe=5m&limit=200: recent candles for the price chart."""
+
+import re
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+import collectors
+from signals import market
+
+COLUMNS = ["open", "high", "low", "close", "volume"]
+
+
+class CandlesQuerySerializer(serializers.Serializer):
+    asset = serializers.CharField(max_length=20)
+    timeframe = serializers.ChoiceField(choices=list(collectors.TIMEFRAMES))
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=200)
+
+    def validate_asset(self, value: str) -> str:
+        value = value.strip().upper()
+        if not re.fullmatch(collectors.ASSET_PATTERN, value):
+            raise serializers.ValidationError(
+                "Not a market symbol: use letters and digits, optionally '.' or '-', e.g. BTCUSDT."
+            )
+        return value
+
+
+class CandleSerializer(serializers.Serializer):
+    time = serializers.DateTimeField(help_text="Open time, UTC.")
+    open = serializers.FloatField()
+    high = serializers.FloatField()
+    low = serializers.FloatField()
+    close = serializers.FloatField()
+    volume = serializers.FloatField()
+
+
+class CandlesView(APIView):
+    @extend_schema(parameters=[CandlesQuerySerializer], responses=CandleSerializer(many=True))
+    def get(self, request):
+        query = CandlesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        asset, timeframe, limit = (query.validated_data[k] for k in ("asset", "timeframe", "limit"))
+        try:
+            frame = market.load_candles(asset, timeframe).tail(limit)
+        except collectors.UnknownSymbol as exc:
+            return Response({"asset": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        except collectors.UnsupportedTimeframe as exc:
+            return Response({"timeframe": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        except collectors.MarketDataError as exc:
+            return Response(
+                {"detail": f"market data unavailable: {exc}"}, status=status.HTTP_502_BAD_GATEWAY
+            )
+        rows = frame[COLUMNS].to_dict("records")
+        times = (moment.isoformat() for moment in frame.index)
+        return Response([{"time": time, **row} for time, row in zip(times, rows, strict=True)])
+
+
+# Included from signals/api/urls.py as "candles/".
+urlpatterns = [path("", CandlesView.as_view(), name="candles")]

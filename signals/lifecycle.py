@@ -1,0 +1,86 @@
+"""Settling open signals against the candles after them: strategies.lifecycle.settle, live.
+
+A signal is evaluated on the closed candles after the candle it fired on, the same bars a
+backtest walks: its entry is that candle's close. When both levels fall inside one candle the
+stop counts; finer candles are not fetched to settle it (see docs/performance.md).
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+import collectors
+from collectors.timeframes import bar_index_at
+from signals import events, market
+from signals.models import Signal, SignalStatus
+from strategies.lifecycle import Outcome, settle
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_open_signals(asset: str | None = None, timeframe: str | None = None) -> int:
+    """Close the active signals (optionally of one asset/timeframe) that ended; how many did."""
+    active = Signal.objects.filter(status=SignalStatus.ACTIVE)
+    if asset:
+        active = active.filter(asset=asset)
+    if timeframe:
+        active = active.filter(timeframe=timeframe)
+    pairs = active.order_by().values_list("asset", "timeframe").distinct()
+    return sum(evaluate_pair(pair_asset, pair_timeframe) for pair_asset, pair_timeframe in pairs)
+
+
+def evaluate_pair(asset: str, timeframe: str, now: datetime | None = None) -> int:
+    """Settle one pair's active signals with one candle fetch for all of them."""
+    now = now or timezone.now()
+    signals = list(
+        Signal.objects.filter(
+            status=SignalStatus.ACTIVE, asset=asset, timeframe=timeframe
+        ).order_by("candle_time")
+    )
+    try:
+        seconds = collectors.timeframe_seconds(timeframe)
+        # Nothing to walk until a whole candle after the earliest signal's candle has closed.
+        if not signals or bar_index_at(now, timeframe) - bar_index_at(
+            signals[0].candle_time, timeframe
+        ) < 2:
+            return 0
+        candles = market.candle_source(asset).fetch_candles(
+            asset, timeframe, start=signals[0].candle_time + timedelta(microseconds=1)
+        )
+    except collectors.MarketDataError as exc:
+        log.warning("cannot evaluate %s %s signals: %s", asset, timeframe, exc)
+        return 0
+    closed = 0
+    for signal in signals:
+        outcome = settle(
+            signal.direction,
+            signal.entry_price,
+            signal.stop_loss,
+            signal.take_profit,
+            candles[candles.index > signal.candle_time],
+            signal.expiry_bars,
+            settings.SIGNAL_FEE_PERCENT,
+            seconds,
+        )
+        if outcome is not None and close_signal(signal, outcome):
+            closed += 1
+    return closed
+
+
+def close_signal(signal: Signal, outcome: Outcome) -> bool:
+    """Record the ending and announce it; False if another evaluator closed it first."""
+    from signals.api.serializers import SignalSerializer
+
+    with transaction.atomic():
+        if not signal.close(outcome):
+            return False
+        events.publish(
+            "SignalClosed",
+            SignalSerializer(signal).data,
+            correlation_id=signal.correlation_id,
+            groups=events.groups_for(signal.asset, signal.strategy, signal.timeframe),
+        )
+    return True
