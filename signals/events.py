@@ -121,3 +121,15 @@ def publish(
     event = envelope(event_type, data, correlation_id)
     transaction.on_commit(lambda: send_now(event, groups or [ALL_SIGNALS_GROUP]))
     return event
+
+
+def publish_signal(event_type: str, signal) -> dict:
+    """SignalGenerated or SignalClosed: the REST representation, to the signal's groups."""
+    from signals.api.serializers import SignalSerializer  # the serializers import the models
+
+    return publish(
+        event_type,
+        SignalSerializer(signal).data,
+        correlation_id=signal.correlation_id,
+        groups=groups_for(signal.asset, signal.strategy, signal.timeframe),
+    )

@@ -72,15 +72,8 @@ def evaluate_pair(asset: str, timeframe: str, now: datetime | None = None) -> in
 
 def close_signal(signal: Signal, outcome: Outcome) -> bool:
     """Record the ending and announce it; False if another evaluator closed it first."""
-    from signals.api.serializers import SignalSerializer
-
     with transaction.atomic():
         if not signal.close(outcome):
             return False
-        events.publish(
-            "SignalClosed",
-            SignalSerializer(signal).data,
-            correlation_id=signal.correlation_id,
-            groups=events.groups_for(signal.asset, signal.strategy, signal.timeframe),
-        )
+        events.publish_signal("SignalClosed", signal)
     return True

@@ -104,8 +104,6 @@ def find_candidates(frame: pd.DataFrame, analysis: AnalysisRequest):
 
 def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisRequest) -> Signal | None:
     """Insert the signal unless this strategy already fired on this candle; None if it did."""
-    from signals.api.serializers import SignalSerializer
-
     signal, created = Signal.objects.get_or_create(
         strategy=candidate.strategy,
         asset=analysis.asset,
@@ -124,12 +122,7 @@ def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisReques
     )
     if not created:
         return None
-    events.publish(
-        "SignalGenerated",
-        SignalSerializer(signal).data,
-        correlation_id=analysis.correlation_id,
-        groups=events.groups_for(signal.asset, signal.strategy, signal.timeframe),
-    )
+    events.publish_signal("SignalGenerated", signal)
     return signal
 
 

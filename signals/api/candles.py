@@ -1,7 +1,5 @@
 """GET /api/candles/?asset=BTCUSDT&timeframe=5m&limit=200: recent candles for the price chart."""
 
-import re
-
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -10,6 +8,7 @@ from rest_framework.views import APIView
 
 import collectors
 from signals import market
+from signals.api.serializers import check_asset
 
 COLUMNS = ["open", "high", "low", "close", "volume"]
 
@@ -20,12 +19,7 @@ class CandlesQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=200)
 
     def validate_asset(self, value: str) -> str:
-        value = value.strip().upper()
-        if not re.fullmatch(collectors.ASSET_PATTERN, value):
-            raise serializers.ValidationError(
-                "Not a market symbol: use letters and digits, optionally '.' or '-', e.g. BTCUSDT."
-            )
-        return value
+        return check_asset(value)
 
 
 class CandleSerializer(serializers.Serializer):

@@ -17,6 +17,16 @@ from signals.models import (
 )
 
 
+def check_asset(value: str) -> str:
+    """A market symbol, upper-cased; a ValidationError saying what one looks like otherwise."""
+    value = value.strip().upper()
+    if not re.fullmatch(collectors.ASSET_PATTERN, value):
+        raise serializers.ValidationError(
+            "Not a market symbol: use letters and digits, optionally '.' or '-', e.g. BTCUSDT."
+        )
+    return value
+
+
 class SignalSerializer(serializers.ModelSerializer):
     class Meta:
         model = Signal
@@ -72,12 +82,7 @@ class RequestAnalysisSerializer(serializers.Serializer):
     timeframe = serializers.ChoiceField(choices=list(collectors.TIMEFRAMES), default="5m")
 
     def validate_asset(self, value: str) -> str:
-        value = value.strip().upper()
-        if not re.fullmatch(collectors.ASSET_PATTERN, value):
-            raise serializers.ValidationError(
-                "Not a market symbol: use letters and digits, optionally '.' or '-', e.g. BTCUSDT."
-            )
-        return value
+        return check_asset(value)
 
 
 class AnalysisAcceptedSerializer(serializers.Serializer):
@@ -220,8 +225,6 @@ class ScopeField(serializers.CharField):
         return value or None
 
 
-def check_asset(value: str) -> str:
-    return RequestAnalysisSerializer().validate_asset(value)
 
 
 def check_timeframe(value: str) -> str:
