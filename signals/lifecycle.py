@@ -2,7 +2,8 @@
 
 A signal is evaluated on the closed candles after the candle it fired on, the same bars a
 backtest walks: its entry is that candle's close. When both levels fall inside one candle the
-stop counts; finer candles are not fetched to settle it (see docs/performance.md).
+stop counts, unless finer candles of that bar are in the candle store and settle it (see
+docs/performance.md); they are not fetched for it.
 """
 
 import logging
@@ -14,9 +15,10 @@ from django.utils import timezone
 
 import collectors
 from collectors.timeframes import bar_index_at
+from market import store
 from signals import events, market
 from signals.models import Signal, SignalStatus
-from strategies.lifecycle import Outcome, settle
+from strategies.lifecycle import Outcome, refine, settle
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +67,32 @@ def evaluate_pair(asset: str, timeframe: str, now: datetime | None = None) -> in
             settings.SIGNAL_FEE_PERCENT,
             seconds,
         )
+        if outcome is not None and outcome.ambiguous:
+            outcome = refine_from_store(signal, outcome, seconds)
         if outcome is not None and close_signal(signal, outcome):
             closed += 1
     return closed
+
+
+def refine_from_store(signal: Signal, outcome: Outcome, seconds: int) -> Outcome:
+    """Settle a bar that reached both levels on the finest stored candles that cover it."""
+    source = market.candle_source(signal.asset).name
+    bar_open = outcome.closed_at - timedelta(seconds=seconds)
+    last_open = outcome.closed_at - timedelta(microseconds=1)  # finer bars inside this bar
+    finer_timeframes = sorted(
+        (finer_seconds, name)
+        for name, finer_seconds in collectors.TIMEFRAMES.items()
+        if finer_seconds < seconds and seconds % finer_seconds == 0
+    )
+    for finer_seconds, name in finer_timeframes:
+        finer = store.stored_candles(source, signal.asset, name, start=bar_open, end=last_open)
+        refined = refine(
+            outcome, signal.direction, signal.entry_price, signal.stop_loss, signal.take_profit,
+            finer, settings.SIGNAL_FEE_PERCENT, finer_seconds, seconds,
+        )
+        if refined is not outcome:
+            return refined
+    return outcome
 
 
 def close_signal(signal: Signal, outcome: Outcome) -> bool:

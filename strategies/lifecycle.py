@@ -3,7 +3,8 @@
 Rules, for the bars after the signal's bar, in order:
 - A long wins when a bar's high reaches take_profit and loses when its low reaches stop_loss;
   a short is mirrored (low reaches take_profit, high reaches stop_loss).
-- Both levels inside one bar: the stop counts, since the path inside the bar is unknown.
+- Both levels inside one bar: the stop counts, since the path inside the bar is unknown,
+  unless finer candles covering that bar settle it (refine()).
 - A bar that opens beyond a level fills at its open, not at the level (a gap through the stop
   loses more than planned; a gap through the target wins more).
 - After expiry_bars bars without a hit it expires at the close of the last of them, result
@@ -13,7 +14,7 @@ Rules, for the bars after the signal's bar, in order:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ class Outcome:
     pnl: float  # percent of entry, signed, net of fees on both sides
     r_multiple: float  # net pnl / planned risk (entry-to-stop distance in percent of entry)
     bars: int  # bars after the signal's bar until the end, counting the last one
+    ambiguous: bool = False  # both levels inside the deciding bar: the stop was assumed
 
 
 def settle(direction: str, entry: float, stop_loss: float, take_profit: float,
@@ -62,9 +64,11 @@ def settle(direction: str, entry: float, stop_loss: float, take_profit: float,
         stop_hit, target_hit = highs >= stop_loss, lows <= take_profit
     ended = gap_stop | gap_target | stop_hit | target_hit
 
+    ambiguous = False
     if ended.any():
         bar = int(ended.argmax())
         gap = bool(gap_stop[bar] or gap_target[bar])
+        ambiguous = not gap and bool(stop_hit[bar] and target_hit[bar])
         if gap:
             price, result = float(opens[bar]), "loss" if gap_stop[bar] else "win"
         elif stop_hit[bar]:
@@ -85,7 +89,28 @@ def settle(direction: str, entry: float, stop_loss: float, take_profit: float,
     if timeframe_seconds is not None and not gap:
         closed_at += pd.Timedelta(seconds=timeframe_seconds)
     return Outcome(status=status, result=result, close_price=price, closed_at=closed_at,
-                   pnl=pnl, r_multiple=pnl / risk, bars=bar + 1)
+                   pnl=pnl, r_multiple=pnl / risk, bars=bar + 1, ambiguous=ambiguous)
+
+
+def refine(outcome: Outcome, direction: str, entry: float, stop_loss: float, take_profit: float,
+           finer: pd.DataFrame, fee_percent: float, finer_seconds: int,
+           timeframe_seconds: int) -> Outcome:
+    """An ambiguous outcome settled on the finer candles of its deciding bar, if they can.
+
+    finer must be every finer bar of that bar, in order: with one missing the path is still
+    unknown. If the finer bars decide (one level reached in a bar before the other), that
+    ending stands, at the finer bar's time; otherwise the conservative outcome stays.
+    """
+    if not outcome.ambiguous or len(finer) * finer_seconds != timeframe_seconds:
+        return outcome
+    bar_open = outcome.closed_at - pd.Timedelta(seconds=timeframe_seconds)
+    if as_utc(finer.index[0]) != bar_open:
+        return outcome
+    inner = settle(direction, entry, stop_loss, take_profit, finer, len(finer), fee_percent,
+                   finer_seconds)
+    if inner is None or inner.status != "closed" or inner.ambiguous:
+        return outcome
+    return replace(inner, bars=outcome.bars)
 
 
 def _side(direction: str) -> int:

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from strategies.lifecycle import Outcome, settle
+from strategies.lifecycle import Outcome, refine, settle
 
 START = pd.Timestamp("2024-03-01 00:00", tz="UTC")
 HOUR = 3600
@@ -116,3 +116,58 @@ def test_levels_in_the_wrong_order_are_rejected():
         settle("long", 100.0, 105.0, 110.0, candles((100, 101, 99, 100)), 5)
     with pytest.raises(ValueError, match="direction"):
         settle("sideways", 100.0, 95.0, 110.0, candles((100, 101, 99, 100)), 5)
+
+
+def quarter_hours(bar_start: pd.Timestamp, *bars) -> pd.DataFrame:
+    """15-minute bars inside the hour starting at bar_start."""
+    frame = candles(*bars)
+    frame.index = pd.date_range(bar_start, periods=len(bars), freq="15min")
+    return frame
+
+
+def refine_long(outcome: Outcome, finer: pd.DataFrame) -> Outcome:
+    return refine(outcome, "long", 100.0, 95.0, 110.0, finer, 0.0, 900, HOUR)
+
+
+AMBIGUOUS_BAR = candles((100, 104, 99, 103), (103, 112, 94, 105))
+BAR_OPEN = START + pd.Timedelta(hours=1)
+
+
+def test_finer_candles_that_reach_the_target_first_make_an_ambiguous_bar_a_win():
+    outcome = long_trade(AMBIGUOUS_BAR, timeframe_seconds=HOUR)
+    assert (outcome.result, outcome.ambiguous) == ("loss", True)
+    finer = quarter_hours(
+        BAR_OPEN, (103, 106, 102, 105), (105, 112, 104, 108), (108, 108, 94, 96), (96, 106, 95, 105)
+    )
+    refined = refine_long(outcome, finer)
+    assert (refined.status, refined.result, refined.close_price) == ("closed", "win", 110.0)
+    assert refined.closed_at == BAR_OPEN + pd.Timedelta(minutes=30)  # the close of the 2nd
+    assert refined.bars == 2  # still counted in the signal's own bars
+    assert refined.pnl == pytest.approx(10.0)
+
+
+def test_finer_candles_that_reach_the_stop_first_keep_the_loss():
+    outcome = long_trade(AMBIGUOUS_BAR, timeframe_seconds=HOUR)
+    finer = quarter_hours(
+        BAR_OPEN, (103, 104, 94, 96), (96, 112, 95, 108), (108, 109, 104, 105), (105, 106, 104, 105)
+    )
+    refined = refine_long(outcome, finer)
+    assert (refined.result, refined.close_price, refined.ambiguous) == ("loss", 95.0, False)
+    assert refined.closed_at == BAR_OPEN + pd.Timedelta(minutes=15)
+
+
+def test_incomplete_or_still_ambiguous_finer_candles_keep_the_conservative_stop():
+    outcome = long_trade(AMBIGUOUS_BAR, timeframe_seconds=HOUR)
+    missing_one = quarter_hours(BAR_OPEN, (103, 106, 102, 105), (105, 112, 104, 108))
+    both_in_one = quarter_hours(
+        BAR_OPEN, (103, 112, 94, 105), (105, 106, 104, 105), (105, 106, 104, 105),
+        (105, 106, 104, 105),
+    )
+    assert refine_long(outcome, missing_one) is outcome
+    assert refine_long(outcome, both_in_one) is outcome
+
+
+def test_an_outcome_with_one_level_hit_is_not_refined():
+    outcome = long_trade(candles((100, 111, 99, 108)), timeframe_seconds=HOUR)
+    assert not outcome.ambiguous
+    assert refine_long(outcome, quarter_hours(START, *[(100, 101, 99, 100)] * 4)) is outcome
