@@ -6,6 +6,10 @@ and match TA-Lib to about 1e-12 relative after it: EMAs are seeded with the simp
 their first `period` inputs and Wilder averages (RSI, ATR, ADX) with plain averages, exactly as
 TA-Lib does. Leading NaNs in an input are skipped like the TA-Lib Python wrapper does.
 
+Whole-array numpy where that is fast; where each bar depends on the one before (EMAs, Wilder
+averages, running window sums) a loop compiled with numba (the *_kernel functions), which numpy
+cannot vectorise. Kernels are cached on disk after their first compile (about a second).
+
 Deliberate departures from TA-Lib, all in degenerate windows without any price movement:
 RSI is 50 (TA-Lib: 0), stochastic %K is 50 (TA-Lib: 0), Bollinger %b is 0.5, and ADX treats an
 undefined DX as 0. TA-Lib also treats |x| < 1e-8 as zero, which breaks coins priced below a
@@ -15,17 +19,17 @@ cent; here only exact zeros count as zero.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 Values = TypeVar("Values", pd.Series, np.ndarray)
 SeriesLike = pd.Series | np.ndarray  # an output: a Series when the input was one
 
-# Recursive averages run as matrix products over blocks of this many bars (see _recurrence).
-_BLOCK = 16
+# Rolling sums are summed afresh at every window starting on a multiple of this many bars.
+_RESUM = 1024
 
 
 class MACD(NamedTuple):
@@ -76,35 +80,30 @@ def _check_period(period: int, name: str = "period") -> None:
 
 
 def _rolling_sum(values: np.ndarray, period: int) -> np.ndarray:
-    """Sum of the last `period` values at each bar; NaN before the first full window.
-
-    Built from window sums of doubling width (1, 2, 4, ...) combined along the bits of period:
-    O(n log period) whole-array adds, each a pairwise sum, so no rounding drift over long
-    histories (TA-Lib's running total drifts by ~1e-9 over a million bars).
-    """
-    size = len(values)
-    out = np.full(size, np.nan)
-    if size < period:
-        return out
-    # power[j] = sum of `width` values starting at j; total[j] likewise for `covered` values.
-    power, width = values, 1
-    total, covered = None, 0
-    remaining = period
-    while True:
-        if remaining & 1:
-            if total is None:
-                total, covered = power, width
-            else:
-                length = size - covered - width + 1
-                total = total[:length] + power[covered:covered + length]
-                covered += width
-        remaining >>= 1
-        if not remaining:
-            break
-        power = power[:-width] + power[width:]
-        width *= 2
-    out[period - 1:] = total
+    """Sum of the last `period` values at each bar; NaN before the first full window."""
+    out = np.full(len(values), np.nan)
+    if len(values) >= period:
+        _rolling_sum_kernel(values, period, out)
     return out
+
+
+@njit(cache=True)
+def _rolling_sum_kernel(values, period, out):  # pragma: no cover (compiled)
+    # A running total, summed afresh every _RESUM bars (and while a NaN is in the window), so
+    # rounding cannot build up over long histories as TA-Lib's does (~1e-9 over 1M bars).
+    total = 0.0
+    for i in range(period):
+        total += values[i]
+    out[period - 1] = total
+    for i in range(period, len(values)):
+        start = i - period + 1
+        if start % _RESUM == 0 or not np.isfinite(total):
+            total = 0.0
+            for j in range(start, i + 1):
+                total += values[j]
+        else:
+            total += values[i] - values[i - period]
+        out[i] = total
 
 
 def _rolling_extreme(values: np.ndarray, period: int, ufunc: np.ufunc) -> np.ndarray:
@@ -140,51 +139,22 @@ def _on_valid(values: np.ndarray, compute: Callable[..., Any], *args: object) ->
     return tuple(pad(part) for part in result) if isinstance(result, tuple) else pad(result)
 
 
-@lru_cache(maxsize=256)
-def _block_weights(decay: float, gain: float) -> np.ndarray:
-    """(BLOCK, BLOCK + 1) matrix: row k = gain * decay^(k-j) for inputs j <= k, then decay^(k+1)
-    for the value carried in from the previous block."""
-    lag = np.subtract.outer(np.arange(_BLOCK), np.arange(_BLOCK))
-    weights = np.zeros((_BLOCK, _BLOCK + 1))
-    weights[:, :_BLOCK] = np.where(lag >= 0, gain * decay ** np.maximum(lag, 0), 0.0)
-    weights[:, _BLOCK] = decay ** np.arange(1, _BLOCK + 1)
-    return weights
-
-
-def _recurrence(values: np.ndarray, decay: float, gain: float, out: np.ndarray,
-                first: float | None = None) -> None:
-    """Write y[t] = decay * y[t-1] + gain * values[t] (y[-1] = 0) into out.
-
-    A loop over bars would be the obvious code and ~100x slower in Python. Within a block of
-    _BLOCK bars the recursion is a fixed lower-triangular matrix, so all blocks go through one
-    matrix product; the value carried into each block is the same recursion over block ends
-    (with decay^_BLOCK), solved recursively on an array _BLOCK times shorter. `first`, if
-    given, replaces the first input (how seeds enter).
-    """
-    size = len(values)
-    weights = _block_weights(decay, gain)
-    blocks = -(-size // _BLOCK)
-    full = (blocks - 1) * _BLOCK
-    # Each row: one block of inputs, then the value carried in from the previous block.
-    grid = np.zeros((blocks, _BLOCK + 1))
-    grid[:-1, :_BLOCK] = values[:full].reshape(blocks - 1, _BLOCK)
-    grid[-1, :size - full] = values[full:]
-    if first is not None:
-        grid[0, 0] = first
-    if blocks > 1:
-        ends = np.empty(blocks)
-        _recurrence(grid[:, :_BLOCK] @ weights[-1, :_BLOCK], decay**_BLOCK, 1.0, ends)
-        grid[1:, _BLOCK] = ends[:-1]
-        np.matmul(grid[:-1], weights.T, out=out[:full].reshape(blocks - 1, _BLOCK))
-    out[full:] = (grid[-1] @ weights.T)[:size - full]
-
-
 def _smooth(values: np.ndarray, seed: float, alpha: float, out: np.ndarray) -> None:
     """out[0] = seed, then out[t] = out[t-1] + alpha * (values[t] - out[t-1]).
 
     TA-Lib's seeded EMA and Wilder average. out may be values itself (smoothing in place).
     """
-    _recurrence(values, 1.0 - alpha, alpha, out, first=seed / alpha)
+    if len(out):
+        _smooth_kernel(values, float(seed), float(alpha), out)
+
+
+@njit(cache=True)
+def _smooth_kernel(values, seed, alpha, out):  # pragma: no cover (compiled)
+    average = seed
+    out[0] = average
+    for t in range(1, len(out)):
+        average += alpha * (values[t] - average)
+        out[t] = average
 
 
 def _sma(values: np.ndarray, period: int) -> np.ndarray:
@@ -217,13 +187,30 @@ def _true_ranges(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.nda
 
 def _mean_and_std(values: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
     """Rolling mean and population standard deviation, computed like TA-Lib (E[x^2] - E[x]^2)."""
-    mean = _rolling_sum(values, period)
-    mean /= period
-    variance = _rolling_sum(values * values, period)
-    variance /= period
-    variance -= mean * mean
-    np.maximum(variance, 0.0, out=variance)  # rounding can dip just below zero
-    return mean, np.sqrt(variance, out=variance)
+    mean, std = np.full(len(values), np.nan), np.full(len(values), np.nan)
+    if len(values) >= period:
+        _mean_and_std_kernel(values, period, mean, std)
+    return mean, std
+
+
+@njit(cache=True, error_model="numpy")
+def _mean_and_std_kernel(values, period, mean, std):  # pragma: no cover (compiled)
+    # Running sums of x and x^2, summed afresh like _rolling_sum_kernel's.
+    total = squares = 0.0
+    for i in range(period - 1, len(values)):
+        start = i - period + 1
+        if start % _RESUM == 0 or not np.isfinite(squares):
+            total = squares = 0.0
+            for j in range(start, i + 1):
+                total += values[j]
+                squares += values[j] * values[j]
+        else:
+            leaving, entering = values[start - 1], values[i]
+            total += entering - leaving
+            squares += entering * entering - leaving * leaving
+        average = total / period
+        mean[i] = average
+        std[i] = np.sqrt(max(squares / period - average * average, 0.0))
 
 
 def sma(values: Values, period: int) -> Values:
@@ -246,22 +233,29 @@ def rsi(close: Values, period: int = 14) -> Values:
 
 def _rsi(prices: np.ndarray, period: int) -> np.ndarray:
     out = np.full(len(prices), np.nan)
-    if len(prices) <= period:
-        return out
-    # In-place steps throughout: on long histories fresh temporaries cost more than arithmetic.
-    change = np.diff(prices)
-    gains = np.maximum(change, 0.0)
-    losses = np.maximum(np.negative(change, out=change), 0.0, out=change)
-    for moves in (gains, losses):
-        _smooth(moves[period - 1:], moves[:period].mean(), 1.0 / period, moves[period - 1:])
-    gain, loss = gains[period - 1:], losses[period - 1:]
-    total = np.add(gain, loss, out=loss)
-    moving = total > 0
-    strength = out[period:]
-    strength.fill(50.0)
-    np.divide(gain, total, out=strength, where=moving)
-    np.multiply(strength, 100.0, out=strength, where=moving)
+    if len(prices) > period:
+        _rsi_kernel(prices, period, out)
     return out
+
+
+@njit(cache=True, error_model="numpy")
+def _rsi_kernel(prices, period, out):  # pragma: no cover (compiled)
+    # Gains and losses averaged side by side in one pass, as TA-Lib does.
+    gain = loss = 0.0
+    for i in range(1, period + 1):
+        change = prices[i] - prices[i - 1]
+        gain += max(change, 0.0)
+        loss += max(-change, 0.0)
+    gain /= period
+    loss /= period
+    alpha = 1.0 / period
+    for i in range(period, len(prices)):
+        if i > period:
+            change = prices[i] - prices[i - 1]
+            gain += alpha * (max(change, 0.0) - gain)
+            loss += alpha * (max(-change, 0.0) - loss)
+        total = gain + loss
+        out[i] = 100.0 * gain / total if total > 0 else 50.0
 
 
 def macd(close: Values, fast: int = 12, slow: int = 26, signal: int = 9) -> MACD:
@@ -282,15 +276,33 @@ def _macd(prices: np.ndarray, fast: int, slow: int,
           signal: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     line, signal_line = np.full(len(prices), np.nan), np.full(len(prices), np.nan)
     if len(prices) >= slow:
-        slow_ema = np.empty(len(prices) - slow + 1)
-        _smooth(prices[slow - 1:], prices[:slow].mean(), 2.0 / (slow + 1), slow_ema)
-        defined = line[slow - 1:]
-        _smooth(prices[slow - 1:], prices[slow - fast:slow].mean(), 2.0 / (fast + 1), defined)
-        defined -= slow_ema
-        if len(defined) >= signal:
-            _smooth(defined[signal - 1:], defined[:signal].mean(), 2.0 / (signal + 1),
-                    signal_line[slow + signal - 2:])
+        _macd_kernel(prices, fast, slow, signal, line, signal_line)
     return line, signal_line, line - signal_line
+
+
+@njit(cache=True, error_model="numpy")
+def _macd_kernel(prices, fast, slow, signal, line, signal_line):  # pragma: no cover (compiled)
+    # The three averages advance together in one pass over the prices.
+    fast_alpha, slow_alpha = 2.0 / (fast + 1), 2.0 / (slow + 1)
+    signal_alpha = 2.0 / (signal + 1)
+    slow_average = prices[:slow].sum() / slow
+    fast_average = prices[slow - fast:slow].sum() / fast
+    signal_start = slow + signal - 2  # the bar the signal line's seed average ends on
+    signal_average = 0.0
+    for t in range(slow - 1, len(prices)):
+        if t >= slow:
+            slow_average += slow_alpha * (prices[t] - slow_average)
+            fast_average += fast_alpha * (prices[t] - fast_average)
+        value = fast_average - slow_average
+        line[t] = value
+        if t < signal_start:
+            signal_average += value
+            continue
+        if t == signal_start:
+            signal_average = (signal_average + value) / signal
+        else:
+            signal_average += signal_alpha * (value - signal_average)
+        signal_line[t] = signal_average
 
 
 def bollinger(close: Values, period: int = 20, deviations: float = 2.0) -> Bollinger:
@@ -305,17 +317,20 @@ def bollinger(close: Values, period: int = 20, deviations: float = 2.0) -> Bolli
 
 def _bollinger(prices: np.ndarray, period: int, deviations: float) -> tuple[np.ndarray, ...]:
     middle, offset = _mean_and_std(prices, period)
-    offset *= deviations
-    upper = middle + offset
-    lower = middle - offset
-    width = np.multiply(offset, 2.0, out=offset)
-    flat = width == 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        percent_b = np.subtract(prices, lower)
-        np.divide(percent_b, width, out=percent_b, where=~flat)
-        percent_b[flat] = 0.5
-        bandwidth = np.divide(width, middle, out=width)
-    return middle, upper, lower, percent_b, bandwidth
+    upper, lower, percent_b = np.empty_like(middle), np.empty_like(middle), np.empty_like(middle)
+    _bands_kernel(prices, middle, offset, float(deviations), upper, lower, percent_b)
+    return middle, upper, lower, percent_b, offset  # offset now holds the bandwidth
+
+
+@njit(cache=True, error_model="numpy")
+def _bands_kernel(prices, middle, offset, deviations, upper, lower,
+                  percent_b):  # pragma: no cover (compiled)
+    for i in range(len(prices)):
+        width = 2.0 * deviations * offset[i]
+        upper[i] = middle[i] + width / 2.0
+        lower[i] = middle[i] - width / 2.0
+        percent_b[i] = (prices[i] - lower[i]) / width if width != 0 else 0.5
+        offset[i] = width / middle[i]
 
 
 def true_range(high: Values, low: Values, close: Values) -> Values:
@@ -332,9 +347,22 @@ def atr(high: Values, low: Values, close: Values, period: int = 14) -> Values:
     closes = _array(close)
     out = np.full(len(closes), np.nan)
     if len(closes) > period:
-        ranges = _true_ranges(_array(high), _array(low), closes)
-        _smooth(ranges[period - 1:], ranges[:period].mean(), 1.0 / period, out[period:])
+        _atr_kernel(_array(high), _array(low), closes, period, out)
     return _like(close, out)
+
+
+@njit(cache=True, error_model="numpy")
+def _atr_kernel(high, low, close, period, out):  # pragma: no cover (compiled)
+    alpha = 1.0 / period  # a multiply: a division in the loop would set its pace
+    average = 0.0
+    for i in range(1, period + 1):
+        average += max(high[i], close[i - 1]) - min(low[i], close[i - 1])
+    average /= period
+    out[period] = average
+    for i in range(period + 1, len(close)):
+        true_range = max(high[i], close[i - 1]) - min(low[i], close[i - 1])
+        average += alpha * (true_range - average)
+        out[i] = average
 
 
 def donchian(high: Values, low: Values, period: int = 20) -> Donchian:
