@@ -115,15 +115,21 @@ def stored_candles(
     limit: int | None = None,
 ) -> pd.DataFrame:
     """Stored candles in [start, end], the most recent `limit` of them, as a candle frame."""
+    rows = series_rows(source, asset, timeframe, start, end)
+    rows = rows.order_by("-open_time").values_list("open_time", *COLUMNS)
+    if limit is not None:
+        rows = rows[:limit]
+    return frame_from_rows(list(rows)[::-1])
+
+
+def series_rows(source: str, asset: str, timeframe: str, start=None, end=None):
+    """The stored candles of one series with open times in [start, end] (either may be None)."""
     rows = Candle.objects.filter(source=source, asset=asset, timeframe=timeframe)
     if start is not None:
         rows = rows.filter(open_time__gte=start)
     if end is not None:
         rows = rows.filter(open_time__lte=end)
-    rows = rows.order_by("-open_time").values_list("open_time", *COLUMNS)
-    if limit is not None:
-        rows = rows[:limit]
-    return frame_from_rows(list(rows)[::-1])
+    return rows
 
 
 def frame_from_rows(rows: list[tuple]) -> pd.DataFrame:
@@ -147,11 +153,7 @@ def find_stored_gaps(
     end: datetime | None = None,
 ) -> list[Gap]:
     """Missing bars between the first and last stored bar in [start, end] (see find_gaps)."""
-    rows = Candle.objects.filter(source=source, asset=asset, timeframe=timeframe)
-    if start is not None:
-        rows = rows.filter(open_time__gte=start)
-    if end is not None:
-        rows = rows.filter(open_time__lte=end)
+    rows = series_rows(source, asset, timeframe, start, end)
     times = list(rows.order_by("open_time").values_list("open_time", flat=True))
     index = pd.DatetimeIndex(pd.to_datetime(times, utc=True), name="open_time")
     return collectors.find_gaps(pd.DataFrame(index=index), timeframe)

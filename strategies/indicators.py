@@ -316,21 +316,23 @@ def bollinger(close: Values, period: int = 20, deviations: float = 2.0) -> Bolli
 
 
 def _bollinger(prices: np.ndarray, period: int, deviations: float) -> tuple[np.ndarray, ...]:
-    middle, offset = _mean_and_std(prices, period)
-    upper, lower, percent_b = np.empty_like(middle), np.empty_like(middle), np.empty_like(middle)
-    _bands_kernel(prices, middle, offset, float(deviations), upper, lower, percent_b)
-    return middle, upper, lower, percent_b, offset  # offset now holds the bandwidth
+    middle, std = _mean_and_std(prices, period)
+    upper, lower = np.empty_like(middle), np.empty_like(middle)
+    percent_b, bandwidth = np.empty_like(middle), np.empty_like(middle)
+    _bands_kernel(prices, middle, std, float(deviations), upper, lower, percent_b, bandwidth)
+    return middle, upper, lower, percent_b, bandwidth
 
 
 @njit(cache=True, error_model="numpy")
-def _bands_kernel(prices, middle, offset, deviations, upper, lower,
-                  percent_b):  # pragma: no cover (compiled)
+def _bands_kernel(prices, middle, std, deviations, upper, lower, percent_b,
+                  bandwidth):  # pragma: no cover (compiled)
     for i in range(len(prices)):
-        width = 2.0 * deviations * offset[i]
-        upper[i] = middle[i] + width / 2.0
-        lower[i] = middle[i] - width / 2.0
+        offset = deviations * std[i]
+        upper[i] = middle[i] + offset
+        lower[i] = middle[i] - offset
+        width = 2.0 * offset
         percent_b[i] = (prices[i] - lower[i]) / width if width != 0 else 0.5
-        offset[i] = width / middle[i]
+        bandwidth[i] = width / middle[i]
 
 
 def true_range(high: Values, low: Values, close: Values) -> Values:
