@@ -6,9 +6,12 @@ and match TA-Lib to about 1e-12 relative after it: EMAs are seeded with the simp
 their first `period` inputs and Wilder averages (RSI, ATR, ADX) with plain averages, exactly as
 TA-Lib does. Leading NaNs in an input are skipped like the TA-Lib Python wrapper does.
 
-Whole-array numpy where that is fast; where each bar depends on the one before (EMAs, Wilder
-averages, running window sums) a loop compiled with numba (the *_kernel functions), which numpy
-cannot vectorise. Kernels are cached on disk after their first compile (about a second).
+The work is done by loops compiled with numba (the *_kernel functions), most indicators in one
+pass: each bar depends on the one before (EMAs, Wilder averages, running window sums), which
+numpy cannot vectorise, and one pass writing each output once beats several whole-array numpy
+steps with their temporaries. Kernels
+are cached on disk after their first compile (about a second). A NaN inside an input makes the
+values whose window holds it NaN; recursive averages stay NaN after one.
 
 Deliberate departures from TA-Lib, all in degenerate windows without any price movement:
 RSI is 50 (TA-Lib: 0), stochastic %K is 50 (TA-Lib: 0), Bollinger %b is 0.5, and ADX treats an
@@ -74,51 +77,98 @@ def _first_valid(values: np.ndarray) -> int:
     return int(finite.argmax()) if finite.any() else len(values)
 
 
+def _nan_until(size: int, first: int) -> np.ndarray:
+    """An output array, NaN before index `first`; the kernel writes the rest.
+
+    Not np.full: writing a million NaNs the kernel then overwrites costs as much as an indicator.
+    """
+    out = np.empty(size)
+    out[:first] = np.nan
+    return out
+
+
 def _check_period(period: int, name: str = "period") -> None:
     if int(period) != period or period < 1:
         raise ValueError(f"{name} must be a positive integer, got {period!r}")
 
 
-def _rolling_sum(values: np.ndarray, period: int) -> np.ndarray:
-    """Sum of the last `period` values at each bar; NaN before the first full window."""
-    out = np.full(len(values), np.nan)
+def _rolling_sum(values: np.ndarray, period: int, divisor: float = 1.0) -> np.ndarray:
+    """Sum of the last `period` values at each bar, divided by `divisor`; NaN before the first
+    full window."""
+    out = _nan_until(len(values), period - 1)
     if len(values) >= period:
-        _rolling_sum_kernel(values, period, out)
+        _rolling_sum_kernel(values, period, float(divisor), out)
     return out
 
 
 @njit(cache=True)
-def _rolling_sum_kernel(values, period, out):  # pragma: no cover (compiled)
+def _rolling_sum_kernel(values, period, divisor, out):  # pragma: no cover (compiled)
     # A running total, summed afresh every _RESUM bars (and while a NaN is in the window), so
     # rounding cannot build up over long histories as TA-Lib's does (~1e-9 over 1M bars).
-    total = 0.0
-    for i in range(period):
-        total += values[i]
-    out[period - 1] = total
-    for i in range(period, len(values)):
-        start = i - period + 1
-        if start % _RESUM == 0 or not np.isfinite(total):
-            total = 0.0
-            for j in range(start, i + 1):
-                total += values[j]
+    # Slices indexed from 0 compile to a faster loop than offsets from period - 1.
+    entering, sums = values[period - 1:], out[period - 1:]
+    total = np.nan
+    for k in range(len(sums)):  # the window values[k:k + period]
+        if k % _RESUM == 0 or not np.isfinite(total):
+            total = values[k:k + period].sum()
         else:
-            total += values[i] - values[i - period]
-        out[i] = total
+            total += entering[k] - values[k - 1]
+        sums[k] = total / divisor
 
 
-def _rolling_extreme(values: np.ndarray, period: int, ufunc: np.ufunc) -> np.ndarray:
-    """Rolling max/min: extremes over doubling widths, then two overlapping power-of-2 windows."""
-    size = len(values)
-    out = np.full(size, np.nan)
-    if size < period:
-        return out
-    extreme, width = values, 1
-    while 2 * width <= period:
-        extreme = ufunc(extreme[:-width], extreme[width:])
-        width *= 2
-    length = size - period + 1
-    ufunc(extreme[:length], extreme[period - width:period - width + length], out=out[period - 1:])
-    return out
+def _channel(high: np.ndarray, low: np.ndarray,
+             period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Highest high, lowest low and their mean over the last `period` bars.
+
+    Bars before both inputs have a value are skipped, like _on_valid does for one input.
+    """
+    size = len(high)
+    start = max(_first_valid(high), _first_valid(low))
+    channel = tuple(_nan_until(size - start, period - 1) for _ in range(3))
+    if size - start >= period:
+        _channel_kernel(high[start:], low[start:], period, *channel)
+    return tuple(_padded(part, size) for part in channel)
+
+
+@njit(inline="always")
+def _higher(a, b):  # pragma: no cover (compiled)
+    return a if a > b or a != a else b  # a NaN on either side wins, like np.maximum
+
+
+@njit(inline="always")
+def _lower(a, b):  # pragma: no cover (compiled)
+    return a if a < b or a != a else b
+
+
+@njit(cache=True, error_model="numpy")
+def _channel_kernel(high, low, period, upper, lower, middle):  # pragma: no cover (compiled)
+    # Van Herk / Gil-Werman: cut the bars into blocks of `period`. A window ending k bars into
+    # a block is the previous block from bar k on plus this block's first k+1 bars, so its
+    # extreme is a suffix extreme of one block against a running prefix extreme of the next:
+    # three comparisons per bar whatever the period, where rescanning the window after its
+    # extreme drops out costs `period` comparisons each time.
+    size = len(upper)
+    top, bottom = np.empty(period), np.empty(period)
+    for start in range(0, size - period + 1, period):
+        block_high, block_low = high[start:start + period], low[start:start + period]
+        top[period - 1], bottom[period - 1] = block_high[period - 1], block_low[period - 1]
+        for k in range(period - 2, -1, -1):
+            top[k] = _higher(block_high[k], top[k + 1])
+            bottom[k] = _lower(block_low[k], bottom[k + 1])
+        end = start + period - 1  # this window is the block itself
+        highest, lowest = top[0], bottom[0]
+        upper[end], lower[end], middle[end] = highest, lowest, 0.5 * (highest + lowest)
+        # Slices of the next block, indexed from 0: plain indexes compile to a faster loop.
+        following = slice(end + 1, min(end + period, size))
+        next_high, next_low = high[following], low[following]
+        next_upper, next_lower, next_middle = upper[following], lower[following], middle[following]
+        running_high, running_low = -np.inf, np.inf
+        for k in range(len(next_high)):
+            running_high = _higher(next_high[k], running_high)
+            running_low = _lower(next_low[k], running_low)
+            highest = _higher(top[k + 1], running_high)
+            lowest = _lower(bottom[k + 1], running_low)
+            next_upper[k], next_lower[k], next_middle[k] = highest, lowest, 0.5 * (highest + lowest)
 
 
 def _on_valid(values: np.ndarray, compute: Callable[..., Any], *args: object) -> Any:
@@ -130,13 +180,18 @@ def _on_valid(values: np.ndarray, compute: Callable[..., Any], *args: object) ->
     if start == 0:
         return compute(values, *args)
     result = compute(values[start:], *args)
+    if isinstance(result, tuple):
+        return tuple(_padded(part, len(values)) for part in result)
+    return _padded(result, len(values))
 
-    def pad(part: np.ndarray) -> np.ndarray:
-        out = np.full(len(values), np.nan)
-        out[start:] = part
-        return out
 
-    return tuple(pad(part) for part in result) if isinstance(result, tuple) else pad(result)
+def _padded(part: np.ndarray, size: int) -> np.ndarray:
+    """part at the end of `size` values, NaN before it."""
+    if len(part) == size:
+        return part
+    out = np.full(size, np.nan)
+    out[size - len(part):] = part
+    return out
 
 
 def _smooth(values: np.ndarray, seed: float, alpha: float, out: np.ndarray) -> None:
@@ -148,27 +203,32 @@ def _smooth(values: np.ndarray, seed: float, alpha: float, out: np.ndarray) -> N
         _smooth_kernel(values, float(seed), float(alpha), out)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def _smooth_kernel(values, seed, alpha, out):  # pragma: no cover (compiled)
     average = seed
     out[0] = average
     for t in range(1, len(out)):
-        average += alpha * (values[t] - average)
+        average = _step(average, values[t], alpha)
         out[t] = average
 
 
-def _sma(values: np.ndarray, period: int) -> np.ndarray:
-    def compute(valid: np.ndarray) -> np.ndarray:
-        out = _rolling_sum(valid, period)
-        out /= period
-        return out
+@njit(inline="always")
+def _step(average, value, alpha):  # pragma: no cover (compiled)
+    """One step of an exponential or Wilder average.
 
-    return _on_valid(values, compute)
+    In kernels compiled with fastmath "contract" this is one fused multiply-add from bar to
+    bar, where average + alpha * (value - average) chains three operations; it paces the loop.
+    """
+    return (1.0 - alpha) * average + alpha * value
+
+
+def _sma(values: np.ndarray, period: int) -> np.ndarray:
+    return _on_valid(values, _rolling_sum, period, period)
 
 
 def _ema(values: np.ndarray, period: int) -> np.ndarray:
     def compute(valid: np.ndarray) -> np.ndarray:
-        out = np.full(len(valid), np.nan)
+        out = _nan_until(len(valid), period - 1)
         if len(valid) >= period:
             _smooth(valid[period - 1:], valid[:period].mean(), 2.0 / (period + 1),
                     out[period - 1:])
@@ -185,32 +245,30 @@ def _true_ranges(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.nda
     return ranges
 
 
-def _mean_and_std(values: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rolling mean and population standard deviation, computed like TA-Lib (E[x^2] - E[x]^2)."""
-    mean, std = np.full(len(values), np.nan), np.full(len(values), np.nan)
-    if len(values) >= period:
-        _mean_and_std_kernel(values, period, mean, std)
-    return mean, std
+@njit(inline="always")
+def _window_sums(values, period, i, total, squares):  # pragma: no cover (compiled)
+    """Sums of x and x^2 over the window ending at bar i, from the window before it.
+
+    Summed afresh like _rolling_sum_kernel's; pass NaNs to start from scratch.
+    """
+    start = i - period + 1
+    if start % _RESUM == 0 or not np.isfinite(squares):
+        total = squares = 0.0
+        for j in range(start, i + 1):
+            total += values[j]
+            squares += values[j] * values[j]
+    else:
+        leaving, entering = values[start - 1], values[i]
+        total += entering - leaving
+        squares += entering * entering - leaving * leaving
+    return total, squares
 
 
-@njit(cache=True, error_model="numpy")
-def _mean_and_std_kernel(values, period, mean, std):  # pragma: no cover (compiled)
-    # Running sums of x and x^2, summed afresh like _rolling_sum_kernel's.
-    total = squares = 0.0
-    for i in range(period - 1, len(values)):
-        start = i - period + 1
-        if start % _RESUM == 0 or not np.isfinite(squares):
-            total = squares = 0.0
-            for j in range(start, i + 1):
-                total += values[j]
-                squares += values[j] * values[j]
-        else:
-            leaving, entering = values[start - 1], values[i]
-            total += entering - leaving
-            squares += entering * entering - leaving * leaving
-        average = total / period
-        mean[i] = average
-        std[i] = np.sqrt(max(squares / period - average * average, 0.0))
+@njit(inline="always")
+def _mean_and_std(total, squares, period):  # pragma: no cover (compiled)
+    """Mean and population standard deviation from window sums, like TA-Lib (E[x^2] - E[x]^2)."""
+    mean = total / period
+    return mean, np.sqrt(max(squares / period - mean * mean, 0.0))
 
 
 def sma(values: Values, period: int) -> Values:
@@ -232,13 +290,13 @@ def rsi(close: Values, period: int = 14) -> Values:
 
 
 def _rsi(prices: np.ndarray, period: int) -> np.ndarray:
-    out = np.full(len(prices), np.nan)
+    out = _nan_until(len(prices), period)
     if len(prices) > period:
         _rsi_kernel(prices, period, out)
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _rsi_kernel(prices, period, out):  # pragma: no cover (compiled)
     # Gains and losses averaged side by side in one pass, as TA-Lib does.
     gain = loss = 0.0
@@ -252,8 +310,8 @@ def _rsi_kernel(prices, period, out):  # pragma: no cover (compiled)
     for i in range(period, len(prices)):
         if i > period:
             change = prices[i] - prices[i - 1]
-            gain += alpha * (max(change, 0.0) - gain)
-            loss += alpha * (max(-change, 0.0) - loss)
+            gain = _step(gain, max(change, 0.0), alpha)
+            loss = _step(loss, max(-change, 0.0), alpha)
         total = gain + loss
         out[i] = 100.0 * gain / total if total > 0 else 50.0
 
@@ -274,14 +332,18 @@ def macd(close: Values, fast: int = 12, slow: int = 26, signal: int = 9) -> MACD
 
 def _macd(prices: np.ndarray, fast: int, slow: int,
           signal: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    line, signal_line = np.full(len(prices), np.nan), np.full(len(prices), np.nan)
+    signal_start = slow + signal - 2  # the bar the signal line's seed average ends on
+    line = _nan_until(len(prices), slow - 1)
+    signal_line = _nan_until(len(prices), signal_start)
+    histogram = _nan_until(len(prices), signal_start)
     if len(prices) >= slow:
-        _macd_kernel(prices, fast, slow, signal, line, signal_line)
-    return line, signal_line, line - signal_line
+        _macd_kernel(prices, fast, slow, signal, line, signal_line, histogram)
+    return line, signal_line, histogram
 
 
-@njit(cache=True, error_model="numpy")
-def _macd_kernel(prices, fast, slow, signal, line, signal_line):  # pragma: no cover (compiled)
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _macd_kernel(prices, fast, slow, signal, line, signal_line,
+                 histogram):  # pragma: no cover (compiled)
     # The three averages advance together in one pass over the prices.
     fast_alpha, slow_alpha = 2.0 / (fast + 1), 2.0 / (slow + 1)
     signal_alpha = 2.0 / (signal + 1)
@@ -291,8 +353,8 @@ def _macd_kernel(prices, fast, slow, signal, line, signal_line):  # pragma: no c
     signal_average = 0.0
     for t in range(slow - 1, len(prices)):
         if t >= slow:
-            slow_average += slow_alpha * (prices[t] - slow_average)
-            fast_average += fast_alpha * (prices[t] - fast_average)
+            slow_average = _step(slow_average, prices[t], slow_alpha)
+            fast_average = _step(fast_average, prices[t], fast_alpha)
         value = fast_average - slow_average
         line[t] = value
         if t < signal_start:
@@ -301,8 +363,9 @@ def _macd_kernel(prices, fast, slow, signal, line, signal_line):  # pragma: no c
         if t == signal_start:
             signal_average = (signal_average + value) / signal
         else:
-            signal_average += signal_alpha * (value - signal_average)
+            signal_average = _step(signal_average, value, signal_alpha)
         signal_line[t] = signal_average
+        histogram[t] = value - signal_average
 
 
 def bollinger(close: Values, period: int = 20, deviations: float = 2.0) -> Bollinger:
@@ -316,23 +379,24 @@ def bollinger(close: Values, period: int = 20, deviations: float = 2.0) -> Bolli
 
 
 def _bollinger(prices: np.ndarray, period: int, deviations: float) -> tuple[np.ndarray, ...]:
-    middle, std = _mean_and_std(prices, period)
-    upper, lower = np.empty_like(middle), np.empty_like(middle)
-    percent_b, bandwidth = np.empty_like(middle), np.empty_like(middle)
-    _bands_kernel(prices, middle, std, float(deviations), upper, lower, percent_b, bandwidth)
-    return middle, upper, lower, percent_b, bandwidth
+    bands = tuple(_nan_until(len(prices), period - 1) for _ in range(5))
+    if len(prices) >= period:
+        _bollinger_kernel(prices, period, float(deviations), *bands)
+    return bands
 
 
 @njit(cache=True, error_model="numpy")
-def _bands_kernel(prices, middle, std, deviations, upper, lower, percent_b,
-                  bandwidth):  # pragma: no cover (compiled)
-    for i in range(len(prices)):
-        offset = deviations * std[i]
-        upper[i] = middle[i] + offset
-        lower[i] = middle[i] - offset
+def _bollinger_kernel(prices, period, deviations, middle, upper, lower, percent_b,
+                      bandwidth):  # pragma: no cover (compiled)
+    total = squares = np.nan
+    for i in range(period - 1, len(prices)):
+        total, squares = _window_sums(prices, period, i, total, squares)
+        mean, std = _mean_and_std(total, squares, period)
+        offset = deviations * std
+        middle[i], upper[i], lower[i] = mean, mean + offset, mean - offset
         width = 2.0 * offset
-        percent_b[i] = (prices[i] - lower[i]) / width if width != 0 else 0.5
-        bandwidth[i] = width / middle[i]
+        percent_b[i] = (prices[i] - (mean - offset)) / width if width != 0 else 0.5
+        bandwidth[i] = width / mean
 
 
 def true_range(high: Values, low: Values, close: Values) -> Values:
@@ -347,15 +411,15 @@ def atr(high: Values, low: Values, close: Values, period: int = 14) -> Values:
     """Average true range, Wilder-smoothed (TA-Lib ATR); first value at bar `period`."""
     _check_period(period)
     closes = _array(close)
-    out = np.full(len(closes), np.nan)
+    out = _nan_until(len(closes), period)
     if len(closes) > period:
         _atr_kernel(_array(high), _array(low), closes, period, out)
     return _like(close, out)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _atr_kernel(high, low, close, period, out):  # pragma: no cover (compiled)
-    alpha = 1.0 / period  # a multiply: a division in the loop would set its pace
+    alpha = 1.0 / period
     average = 0.0
     for i in range(1, period + 1):
         average += max(high[i], close[i - 1]) - min(low[i], close[i - 1])
@@ -363,17 +427,14 @@ def _atr_kernel(high, low, close, period, out):  # pragma: no cover (compiled)
     out[period] = average
     for i in range(period + 1, len(close)):
         true_range = max(high[i], close[i - 1]) - min(low[i], close[i - 1])
-        average += alpha * (true_range - average)
+        average = _step(average, true_range, alpha)
         out[i] = average
 
 
 def donchian(high: Values, low: Values, period: int = 20) -> Donchian:
     """Highest high and lowest low of the last `period` bars including this one, and their mean."""
     _check_period(period)
-    upper = _on_valid(_array(high), _rolling_extreme, period, np.maximum)
-    lower = _on_valid(_array(low), _rolling_extreme, period, np.minimum)
-    middle = np.add(upper, lower)
-    middle *= 0.5
+    upper, lower, middle = _channel(_array(high), _array(low), period)
     return Donchian(_like(high, upper), _like(low, lower), _like(high, middle))
 
 
@@ -387,25 +448,44 @@ def adx(high: Values, low: Values, close: Values, period: int = 14) -> Values:
     """
     _check_period(period)
     highs, lows = _array(high), _array(low)
-    size = len(highs)
-    out = np.full(size, np.nan)
-    if size < 2 * period or period < 2:
-        return _like(close, out)
-    up = np.diff(highs)
-    down = np.subtract(lows[:-1], lows[1:])
-    plus = np.where(up > np.maximum(down, 0.0), up, 0.0)  # +DM: up > down and up > 0
-    minus = np.where(down > np.maximum(up, 0.0), down, 0.0)
-    for moves in (plus, minus):
-        # Index 0 of moves is bar 1, so the seed sits on bar period-1.
-        seed = moves[: period - 1].sum() / period
-        _smooth(moves[period - 2:], seed, 1.0 / period, moves[period - 2:])
-    plus, minus = plus[period - 1:], minus[period - 1:]  # bars period..
-    total = plus + minus
-    dx = np.abs(np.subtract(plus, minus, out=plus), out=plus)
-    np.divide(dx, total, out=dx, where=total > 0)  # no movement at all: |0 - 0| stays 0
-    dx *= 100.0
-    _smooth(dx[period - 1:], dx[:period].mean(), 1.0 / period, out[2 * period - 1:])
+    out = _nan_until(len(highs), 2 * period - 1)
+    if len(highs) >= 2 * period and period >= 2:
+        _adx_kernel(highs, lows, period, out)
     return _like(close, out)
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _adx_kernel(high, low, period, out):  # pragma: no cover (compiled)
+    alpha = 1.0 / period
+    plus = minus = 0.0  # smoothed +DM and -DM, seeded with the moves of bars 1..period-1
+    for i in range(1, period):
+        up, down = _directional_moves(high, low, i)
+        plus += up
+        minus += down
+    plus /= period
+    minus /= period
+    dx_total = average = 0.0
+    for i in range(period, len(high)):
+        up, down = _directional_moves(high, low, i)
+        plus = _step(plus, up, alpha)
+        minus = _step(minus, down, alpha)
+        total = plus + minus
+        dx = 100.0 * abs(plus - minus) / total if total > 0 else 0.0  # no movement at all: 0
+        if i < 2 * period - 1:
+            dx_total += dx
+            continue
+        if i == 2 * period - 1:
+            average = (dx_total + dx) / period  # the seed: the first `period` DX values
+        else:
+            average = _step(average, dx, alpha)
+        out[i] = average
+
+
+@njit(inline="always")
+def _directional_moves(high, low, i):  # pragma: no cover (compiled)
+    """+DM and -DM of bar i: the larger of the two moves, if it is a gain; the other is 0."""
+    up, down = high[i] - high[i - 1], low[i - 1] - low[i]
+    return (up if up > max(down, 0.0) else 0.0), (down if down > max(up, 0.0) else 0.0)
 
 
 def stochastic(high: Values, low: Values, close: Values, k_period: int = 14,
@@ -414,8 +494,7 @@ def stochastic(high: Values, low: Values, close: Values, k_period: int = 14,
     for name, period in (("k_period", k_period), ("k_smoothing", k_smoothing),
                          ("d_period", d_period)):
         _check_period(period, name)
-    highest = _on_valid(_array(high), _rolling_extreme, k_period, np.maximum)
-    lowest = _on_valid(_array(low), _rolling_extreme, k_period, np.minimum)
+    highest, lowest, _ = _channel(_array(high), _array(low), k_period)
     span = np.subtract(highest, lowest, out=highest)
     flat = span == 0
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -454,13 +533,19 @@ def zscore(values: Values, period: int = 20) -> Values:
 
 
 def _zscore(prices: np.ndarray, period: int) -> np.ndarray:
-    mean, std = _mean_and_std(prices, period)
-    flat = std == 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.subtract(prices, mean, out=mean)
-        np.divide(out, std, out=out, where=~flat)
-    out[flat] = 0.0
+    out = _nan_until(len(prices), period - 1)
+    if len(prices) >= period:
+        _zscore_kernel(prices, period, out)
     return out
+
+
+@njit(cache=True, error_model="numpy")
+def _zscore_kernel(prices, period, out):  # pragma: no cover (compiled)
+    total = squares = np.nan
+    for i in range(period - 1, len(prices)):
+        total, squares = _window_sums(prices, period, i, total, squares)
+        mean, std = _mean_and_std(total, squares, period)
+        out[i] = (prices[i] - mean) / std if std != 0 else 0.0
 
 
 def volume_average(volume: Values, period: int = 20) -> Values:

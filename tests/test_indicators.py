@@ -73,6 +73,22 @@ def test_donchian_channel_spans_the_last_period_bars():
     assert_values(channel.middle, [NAN, NAN, 2.5, 2.5, 2])
 
 
+def test_a_gap_in_the_middle_blanks_only_the_windows_that_hold_it():
+    values = np.array([1.0, 2, 3, NAN, 5, 6, 7, 8])
+    assert_values(indicators.sma(values, 2), [NAN, 1.5, 2.5, NAN, NAN, 5.5, 6.5, 7.5])
+    channel = indicators.donchian(values, values, 3)
+    assert_values(channel.upper, [NAN, NAN, 3, NAN, NAN, NAN, 7, 8])
+    assert_values(channel.lower, [NAN, NAN, 1, NAN, NAN, NAN, 5, 6])
+
+
+def test_donchian_starts_once_both_high_and_low_have_values():
+    high = np.array([NAN, NAN, 4.0, 5, 6, 5])
+    low = np.array([NAN, 1.0, 2, 3, 4, 3])
+    channel = indicators.donchian(high, low, 2)
+    assert_values(channel.upper, [NAN, NAN, NAN, 5, 6, 6])
+    assert_values(channel.lower, [NAN, NAN, NAN, 2, 3, 3])
+
+
 def test_adx_follows_wilders_directional_movement():
     high = np.array([10.0, 11, 12, 11.5, 13])
     low = np.array([9.0, 10, 10.5, 10, 12])
@@ -221,6 +237,23 @@ def test_donchian_matches_talib_max_and_min(market, period):
     channel = indicators.donchian(high, low, period)
     assert_matches_talib(channel.upper, talib.MAX(high, period))
     assert_matches_talib(channel.lower, talib.MIN(low, period))
+
+
+@pytest.mark.parametrize("period", [2, 3, 7])
+def test_donchian_matches_talib_at_every_length(market, period):
+    # The channel works in blocks of `period` bars; cross every kind of block edge.
+    high, low, _, _ = market
+    for size in range(1, 40):
+        channel = indicators.donchian(high[:size], low[:size], period)
+        assert_values(channel.upper, talib.MAX(high[:size], period))
+        assert_values(channel.lower, talib.MIN(low[:size], period))
+
+
+def test_donchian_of_one_bar_is_the_bar_itself(market):
+    high, low, _, _ = market
+    channel = indicators.donchian(high, low, 1)
+    assert_values(channel.upper, high)
+    assert_values(channel.lower, low)
 
 
 def test_stochastic_matches_talib(market):
