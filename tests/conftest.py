@@ -197,6 +197,24 @@ def wait_until(predicate, timeout: float = 60, interval: float = 0.2):
 # ==== realtime: a daphne server for the WebSocket and browser tests ====
 
 
+def lose_the_race(monkeypatch, serializer_class, store_rival) -> list:
+    """Make the next save through serializer_class lose a race for its row.
+
+    store_rival() writes the same row after the request passed validation and before it saves,
+    as a concurrent request would. Returns a list that then holds the rival row.
+    """
+    validate, rival = serializer_class.validate, []
+
+    def validate_then_lose(self, attrs):
+        attrs = validate(self, attrs)
+        if not rival:
+            rival.append(store_rival())
+        return attrs
+
+    monkeypatch.setattr(serializer_class, "validate", validate_then_lose)
+    return rival
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from botsinais.celery import app
 from signals import health, scans, tasks
+from signals.api import serializers
 from signals.models import AnalysisRequest, Signal, Watchlist
-from tests.conftest import wait_until
+from tests.conftest import lose_the_race, wait_until
 from tests.fake_binance import INTERVAL_MS, oversold_candles
 
 # name: (task, interval seconds, expire_seconds)
@@ -174,6 +175,18 @@ def test_duplicate_watchlist_pair_is_a_400(staff_client):
     assert response.status_code == 400
     assert "unique" in str(response.json()).lower()
     assert Watchlist.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_losing_a_race_to_the_same_watchlist_pair_is_a_400(staff_client, monkeypatch):
+    rival = lose_the_race(monkeypatch, serializers.WatchlistSerializer,
+                          lambda: Watchlist.objects.create(asset="BTCUSDT", timeframe="5m"))
+    response = staff_client.post(
+        "/api/watchlist/", {"asset": "BTCUSDT", "timeframe": "5m"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "unique" in str(response.json()).lower()
+    assert list(Watchlist.objects.values_list("pk", flat=True)) == [rival[0].pk]
 
 
 # ---- pruning ----

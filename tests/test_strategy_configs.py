@@ -5,8 +5,9 @@ from rest_framework.test import APIClient
 
 import strategies
 from signals import services
+from signals.api import serializers
 from signals.models import AnalysisRequest, Signal, StrategyConfig
-from tests.conftest import wait_until
+from tests.conftest import lose_the_race, wait_until
 from tests.fake_binance import INTERVAL_MS, oversold_candles
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -171,6 +172,16 @@ def test_duplicate_scope_is_a_400_not_a_500(staff_client, stored, payload):
     assert response.status_code == 400
     assert response.json()["non_field_errors"]
     assert list(StrategyConfig.objects.values_list("pk", flat=True)) == [first.pk]
+
+
+def test_losing_a_race_to_the_same_scope_is_a_400_not_a_500(staff_client, monkeypatch):
+    rival = lose_the_race(monkeypatch, serializers.StrategyConfigSerializer,
+                          lambda: config(strategy="breakout", asset="BTCUSDT"))
+    response = staff_client.post(CONFIGS, {"strategy": "breakout", "asset": "BTCUSDT"},
+                                 format="json")
+    assert response.status_code == 400
+    assert response.json()["non_field_errors"]
+    assert list(StrategyConfig.objects.values_list("pk", flat=True)) == [rival[0].pk]
 
 
 # ---- which strategies an analysis runs, and with which parameters ----

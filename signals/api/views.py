@@ -1,3 +1,4 @@
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -105,7 +106,30 @@ class StrategyViewSet(viewsets.ViewSet):
         return Response(serializers.StrategySerializer(strategy_class).data)
 
 
-class StrategyConfigViewSet(viewsets.ModelViewSet):
+class UniqueRowsMixin:
+    """For rows under a unique constraint: losing a race to the same row is a 400, not a 500.
+
+    The serializer's uniqueness check and the write are separate steps, so two requests for the
+    same row can both pass the check; the database stops the second. Validating it again then
+    finds the row the first one wrote and answers as for any duplicate.
+    """
+
+    def perform_create(self, serializer):
+        self.save_unique(serializer)
+
+    def perform_update(self, serializer):
+        self.save_unique(serializer)
+
+    def save_unique(self, serializer, **fields):
+        try:
+            with transaction.atomic():
+                serializer.save(**fields)
+        except IntegrityError:
+            serializer.run_validation(serializer.initial_data)
+            raise
+
+
+class StrategyConfigViewSet(UniqueRowsMixin, viewsets.ModelViewSet):
     """Which strategies run where, with which parameters; the most specific config wins."""
 
     queryset = StrategyConfig.objects.select_related("updated_by").order_by(
@@ -117,13 +141,13 @@ class StrategyConfigViewSet(viewsets.ModelViewSet):
     ordering_fields = ["strategy", "asset", "timeframe", "updated_at"]
 
     def perform_create(self, serializer):
-        serializer.save(updated_by=self.request.user)
+        self.save_unique(serializer, updated_by=self.request.user)
 
     def perform_update(self, serializer):
-        serializer.save(updated_by=self.request.user)
+        self.save_unique(serializer, updated_by=self.request.user)
 
 
-class WatchlistViewSet(viewsets.ModelViewSet):
+class WatchlistViewSet(UniqueRowsMixin, viewsets.ModelViewSet):
     """Assets and timeframes the scheduled scan analyses."""
 
     queryset = Watchlist.objects.order_by("asset", "timeframe")
