@@ -50,7 +50,8 @@ DATABASE_URL = os.environ.get(
 )
 VHOST = "botsinais_bench_realtime"
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", f"amqp://guest:guest@127.0.0.1:5672/{VHOST}")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
 ARTIFACTS = ROOT / "test-artifacts"
 
 
@@ -117,6 +118,16 @@ def ensure_database() -> None:
     with psycopg.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def empty_redis() -> None:
+    """Start from an empty Redis database. An earlier run leaves candles cached from its own
+    Binance stand-in, and its clients in the channel layer's groups if its server stopped
+    before they left (every event would still be pushed to each of them)."""
+    import redis
+
+    if REDIS_URL == DEFAULT_REDIS_URL:  # not a database of the caller's choosing
+        redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 def start(name: str, command: list[str], env: dict) -> subprocess.Popen:
@@ -235,6 +246,7 @@ async def bench_fan_out(base: str, token: str) -> tuple[list[float], list[float]
     for task in listeners:
         task.cancel()
     await asyncio.gather(*(ws.close() for ws in clients), return_exceptions=True)
+    await asyncio.sleep(1)  # the server's consumers leave their groups
     return delays, slowest
 
 
@@ -264,6 +276,7 @@ def main() -> None:
     os.environ.update(env)
     ensure_vhost()
     ensure_database()
+    empty_redis()
     python = sys.executable
     migrate = [python, "manage.py", "migrate", "--noinput", "-v0"]
     subprocess.run(migrate, cwd=ROOT, env=env, check=True)
@@ -276,8 +289,12 @@ def main() -> None:
     from rest_framework.authtoken.models import Token
 
     from botsinais.celery import app
+    from market.models import Candle
     from signals.models import AnalysisRequest, Signal
 
+    # The Binance stand-in's candles end at the moment it started: those of an earlier run
+    # would not line up with this run's.
+    Candle.objects.all().delete()
     Signal.objects.all().delete()
     AnalysisRequest.objects.all().delete()
     app.control.purge()

@@ -147,10 +147,16 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 ends any read after 5 s by default: exactly as long as the layer
+                # blocks waiting for a message, so every consumer idle that long would crash.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 # A browser that stops reading must not hold events in Redis for long.
                 "capacity": env_number("CHANNEL_LAYER_CAPACITY", 1000, int, minimum=10),
                 "expiry": env_number("CHANNEL_LAYER_EXPIRY", 30, int, minimum=1),
+                # Clients of a web process that stopped without closing its sockets stay in
+                # their groups until this runs out, and every event is still pushed to each of
+                # them. Live consumers renew their membership every third of it.
+                "group_expiry": env_number("CHANNEL_LAYER_GROUP_EXPIRY", 900, int, minimum=30),
                 "prefix": REDIS_KEY_PREFIX,
             },
         }

@@ -28,9 +28,6 @@ GROUP_NAME_PATTERNS = {
 }
 MAX_GROUPS = 50
 CATCH_UP_LIMIT = 500
-# channels-redis forgets a group member after group_expiry (a day by default): a dashboard left
-# open longer would silently stop receiving, so members re-join well before that.
-GROUP_REFRESH_SECONDS = 3600
 
 
 def group_error(group) -> str | None:
@@ -130,8 +127,10 @@ class SignalConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def keep_groups_alive(self):
+        # The layer forgets a member after its group_expiry: a dashboard left open longer would
+        # silently stop receiving, so it joins its groups again well before that.
         while True:
-            await asyncio.sleep(GROUP_REFRESH_SECONDS)
+            await asyncio.sleep(self.channel_layer.group_expiry / 3)
             for group in list(self.joined):
                 await self.channel_layer.group_add(group, self.channel_name)
 

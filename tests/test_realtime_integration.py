@@ -1,19 +1,26 @@
 """Realtime on the full stack: a WebSocket client on a daphne server, the real Celery worker,
 PostgreSQL and channels-redis between them."""
 
+import asyncio
 import json
 import logging
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
+import redis
 import requests
+from asgiref.sync import async_to_sync
+from channels.layers import channel_layers, get_channel_layer
+from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from signals import services
+from botsinais.asgi import application
+from signals import events, services
 from signals.models import AnalysisRequest, AnalysisStatus, Signal
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -123,3 +130,56 @@ def test_channel_layer_down_does_not_fail_the_analysis_and_since_recovers_the_si
     assert len(generated) == analysis.signals_generated
     assert {e["correlation_id"] for e in generated} == {str(analysis.correlation_id)}
     assert any(e["event_type"] == "AnalysisCompleted" for e in missed)
+
+
+def test_a_client_of_a_stopped_server_leaves_its_groups_and_a_live_one_stays(settings, token):
+    prefix = f"test-expiry-{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "group_expiry": 2, "prefix": prefix},
+        }
+    }
+    members_key = f"{prefix}:group:{events.ALL_SIGNALS_GROUP}"
+
+    async def scenario():
+        layer = get_channel_layer()
+        # A client of a web process that died: in the group, never renewed.
+        stopped = await layer.new_channel()
+        await layer.group_add(events.ALL_SIGNALS_GROUP, stopped)
+        live = WebsocketCommunicator(
+            application, f"/ws/signals/?token={token}", headers=[(b"origin", b"http://127.0.0.1")]
+        )
+        assert (await live.connect())[0]
+        await asyncio.sleep(3)  # past group_expiry: the live consumer has renewed, twice
+        await events.send_to_groups(events.envelope("HealthCheck", {}), [events.ALL_SIGNALS_GROUP])
+        received = await live.receive_json_from(timeout=5)
+        # The send dropped the stale member: only the live client is left in the group.
+        members = redis.Redis.from_url(settings.REDIS_URL).zrange(members_key, 0, -1)
+        await live.disconnect()
+        return received, [member.decode() for member in members], stopped
+
+    try:
+        received, members, stopped = async_to_sync(scenario)()
+    finally:
+        channel_layers.backends.clear()
+    assert received["event_type"] == "HealthCheck"
+    assert len(members) == 1 and members != [stopped]
+
+
+def test_an_idle_consumer_keeps_waiting_for_its_next_message():
+    # The layer blocks on Redis for brpop_timeout at a time; a read timeout no longer than that
+    # would end the wait with an error, and a consumer whose receive fails drops its socket.
+    async def scenario():
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        waiting = asyncio.ensure_future(layer.receive(channel))
+        await asyncio.sleep(layer.brpop_timeout + 2)
+        assert not waiting.done(), waiting.exception()
+        await layer.send(channel, {"type": "health.ping"})
+        return await asyncio.wait_for(waiting, 5)
+
+    try:
+        assert async_to_sync(scenario)() == {"type": "health.ping"}
+    finally:
+        channel_layers.backends.clear()
