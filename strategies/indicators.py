@@ -246,29 +246,29 @@ def _true_ranges(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.nda
 
 
 @njit(inline="always")
-def _window_sums(values, period, i, total, squares):  # pragma: no cover (compiled)
-    """Sums of x and x^2 over the window ending at bar i, from the window before it.
+def _window_sums(values, period, k, total, squares):  # pragma: no cover (compiled)
+    """Sums of x and x^2 over the window values[k:k + period], from those of the window before.
 
     Summed afresh like _rolling_sum_kernel's; pass NaNs to start from scratch.
     """
-    start = i - period + 1
-    if start % _RESUM == 0 or not np.isfinite(squares):
+    if k % _RESUM == 0 or not np.isfinite(squares):
         total = squares = 0.0
-        for j in range(start, i + 1):
-            total += values[j]
-            squares += values[j] * values[j]
+        for x in values[k:k + period]:
+            total += x
+            squares += x * x
     else:
-        leaving, entering = values[start - 1], values[i]
+        leaving, entering = values[k - 1], values[k + period - 1]
         total += entering - leaving
         squares += entering * entering - leaving * leaving
     return total, squares
 
 
 @njit(inline="always")
-def _mean_and_std(total, squares, period):  # pragma: no cover (compiled)
-    """Mean and population standard deviation from window sums, like TA-Lib (E[x^2] - E[x]^2)."""
-    mean = total / period
-    return mean, np.sqrt(max(squares / period - mean * mean, 0.0))
+def _mean_and_std(total, squares, scale):  # pragma: no cover (compiled)
+    """Mean and population standard deviation from window sums and scale = 1 / period, like
+    TA-Lib (E[x^2] - E[x]^2)."""
+    mean = total * scale
+    return mean, np.sqrt(max(squares * scale - mean * mean, 0.0))
 
 
 def sma(values: Values, period: int) -> Values:
@@ -388,15 +388,19 @@ def _bollinger(prices: np.ndarray, period: int, deviations: float) -> tuple[np.n
 @njit(cache=True, error_model="numpy")
 def _bollinger_kernel(prices, period, deviations, middle, upper, lower, percent_b,
                       bandwidth):  # pragma: no cover (compiled)
+    # Outputs and the newest price as slices indexed by window start: see _rolling_sum_kernel.
+    last = period - 1
+    closes, middle, upper, lower = prices[last:], middle[last:], upper[last:], lower[last:]
+    percent_b, bandwidth = percent_b[last:], bandwidth[last:]
     total = squares = np.nan
-    for i in range(period - 1, len(prices)):
-        total, squares = _window_sums(prices, period, i, total, squares)
-        mean, std = _mean_and_std(total, squares, period)
+    for k in range(len(closes)):
+        total, squares = _window_sums(prices, period, k, total, squares)
+        mean, std = _mean_and_std(total, squares, 1.0 / period)
         offset = deviations * std
-        middle[i], upper[i], lower[i] = mean, mean + offset, mean - offset
+        middle[k], upper[k], lower[k] = mean, mean + offset, mean - offset
         width = 2.0 * offset
-        percent_b[i] = (prices[i] - (mean - offset)) / width if width != 0 else 0.5
-        bandwidth[i] = width / mean
+        percent_b[k] = (closes[k] - (mean - offset)) / width if width != 0 else 0.5
+        bandwidth[k] = width / mean
 
 
 def true_range(high: Values, low: Values, close: Values) -> Values:
@@ -541,11 +545,12 @@ def _zscore(prices: np.ndarray, period: int) -> np.ndarray:
 
 @njit(cache=True, error_model="numpy")
 def _zscore_kernel(prices, period, out):  # pragma: no cover (compiled)
+    closes, scores = prices[period - 1:], out[period - 1:]
     total = squares = np.nan
-    for i in range(period - 1, len(prices)):
-        total, squares = _window_sums(prices, period, i, total, squares)
-        mean, std = _mean_and_std(total, squares, period)
-        out[i] = (prices[i] - mean) / std if std != 0 else 0.0
+    for k in range(len(closes)):
+        total, squares = _window_sums(prices, period, k, total, squares)
+        mean, std = _mean_and_std(total, squares, 1.0 / period)
+        scores[k] = (closes[k] - mean) / std if std != 0 else 0.0
 
 
 def volume_average(volume: Values, period: int = 20) -> Values:
