@@ -337,19 +337,18 @@ def _macd(prices: np.ndarray, fast: int, slow: int,
     signal_line = _nan_until(len(prices), signal_start)
     histogram = _nan_until(len(prices), signal_start)
     if len(prices) >= slow:
-        _macd_kernel(prices, fast, slow, signal, line, signal_line, histogram)
+        _macd_kernel(prices, fast, slow, signal, signal_start, line, signal_line, histogram)
     return line, signal_line, histogram
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _macd_kernel(prices, fast, slow, signal, line, signal_line,
+def _macd_kernel(prices, fast, slow, signal, signal_start, line, signal_line,
                  histogram):  # pragma: no cover (compiled)
     # The three averages advance together in one pass over the prices.
     fast_alpha, slow_alpha = 2.0 / (fast + 1), 2.0 / (slow + 1)
     signal_alpha = 2.0 / (signal + 1)
     slow_average = prices[:slow].sum() / slow
     fast_average = prices[slow - fast:slow].sum() / fast
-    signal_start = slow + signal - 2  # the bar the signal line's seed average ends on
     signal_average = 0.0
     for t in range(slow - 1, len(prices)):
         if t >= slow:
