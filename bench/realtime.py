@@ -189,6 +189,8 @@ def store_candles() -> None:
 
 
 def bench_latency(base: str, token: str) -> dict[str, list[float]]:
+    from signals import events
+
     feed = Feed(f"{base.replace('http', 'ws', 1)}/ws/signals/?token={token}", base)
     feed.start()
     http = requests.Session()
@@ -204,8 +206,8 @@ def bench_latency(base: str, token: str) -> dict[str, list[float]]:
         answered = time.perf_counter()
         response.raise_for_status()
         correlation_id = response.json()["correlation_id"]
-        generated = feed.wait(("SignalGenerated", correlation_id))
-        completed = feed.wait(("AnalysisCompleted", correlation_id))
+        generated = feed.wait((events.SIGNAL_GENERATED, correlation_id))
+        completed = feed.wait((events.ANALYSIS_COMPLETED, correlation_id))
         if i >= WARM_UP:
             timings["post"].append((answered - started) * 1000)
             timings["generated"].append((generated - started) * 1000)
@@ -231,7 +233,7 @@ async def bench_fan_out(base: str, token: str) -> tuple[list[float], list[float]
     listeners = [asyncio.create_task(listen(ws)) for ws in clients]
     delays, slowest = [], []
     for _ in range(EVENTS):
-        event = events.envelope("HealthCheck", {"bench": True})
+        event = events.envelope(events.HEALTH_CHECK, {"bench": True})
         sent = time.perf_counter()
         await events.send_to_groups(event, [events.ALL_SIGNALS_GROUP])
         deadline = time.monotonic() + 10

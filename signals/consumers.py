@@ -69,8 +69,6 @@ def subscription_filters(groups: set[str]) -> tuple[Q, Q] | None:
 def missed_events(after: datetime, groups: set[str]) -> tuple[list[dict], bool]:
     """The events a client in these groups would have received after a moment, oldest first,
     rebuilt from the stored rows (data as it is now); and whether the list was cut short."""
-    from signals.api.serializers import SignalSerializer
-
     signals = Signal.objects.all()
     analyses = AnalysisRequest.objects.filter(
         status__in=[AnalysisStatus.COMPLETED, AnalysisStatus.FAILED]
@@ -84,26 +82,12 @@ def missed_events(after: datetime, groups: set[str]) -> tuple[list[dict], bool]:
     closed = signals.filter(closed_at__gt=after).order_by("closed_at")[:most]
     finished = analyses.filter(finished_at__gt=after).order_by("finished_at")[:most]
 
-    found = []
-    for signal in created:
-        data = SignalSerializer(signal).data
-        found.append(replayed("SignalGenerated", data, signal.correlation_id, signal.created_at))
-    for signal in closed:
-        data = SignalSerializer(signal).data
-        found.append(replayed("SignalClosed", data, signal.correlation_id, signal.closed_at))
-    for analysis in finished:
-        data = {"asset": analysis.asset, "timeframe": analysis.timeframe}
-        if analysis.status == AnalysisStatus.COMPLETED:
-            event_type, data["signals_generated"] = "AnalysisCompleted", analysis.signals_generated
-        else:
-            event_type, data["reason"] = "AnalysisFailed", analysis.error
-        found.append(replayed(event_type, data, analysis.correlation_id, analysis.finished_at))
+    found = [events.signal_generated(signal, at=signal.created_at) for signal in created]
+    found += [events.signal_closed(signal, at=signal.closed_at) for signal in closed]
+    found += [events.analysis_finished(analysis, at=analysis.finished_at) for analysis in finished]
+    found = [event.envelope() for event in found]
     found.sort(key=lambda event: event["timestamp"])
     return found[:CATCH_UP_LIMIT], len(found) > CATCH_UP_LIMIT
-
-
-def replayed(event_type: str, data: dict, correlation_id, moment: datetime) -> dict:
-    return events.envelope(event_type, data, correlation_id, timestamp=moment)
 
 
 class SignalConsumer(AsyncJsonWebsocketConsumer):

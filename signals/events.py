@@ -1,10 +1,14 @@
-"""Realtime events: one envelope, pushed to Channels groups after the transaction commits.
+"""Realtime events: typed builders, one envelope, pushed to Channels groups after commit.
 
-Every server event is {"event_id", "event_type", "timestamp", "correlation_id", "data"}:
+Every server event is {"event_id", "event_type", "timestamp", "correlation_id", "data"}.
+The event types are the constants below and each has one builder here, used both when the
+event happens and when the consumer replays what a client missed ("since"):
 SignalGenerated and SignalClosed (data: the REST signal serializer), AnalysisCompleted
-(asset, timeframe, signals_generated), AnalysisFailed (asset, timeframe, reason), HealthCheck.
-The database row is the record; the push is best effort. A channel layer that is down is
-logged, never raised, and a client that missed events asks the consumer for them ("since").
+(asset, timeframe, signals_generated), AnalysisFailed (asset, timeframe, reason), HealthCheck
+(component, last_heartbeat). BacktestProgress, BacktestCompleted and BacktestFailed are
+reserved for backtests. The database row is the record; the push is best effort. A channel
+layer that is down is logged, never raised, and a client that missed events asks the consumer
+for them ("since").
 """
 
 import asyncio
@@ -13,6 +17,7 @@ import logging
 import os
 import threading
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from asgiref.sync import async_to_sync
@@ -21,9 +26,31 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from signals.models import AnalysisStatus
+
 log = logging.getLogger(__name__)
 
 ALL_SIGNALS_GROUP = "signals"
+
+SIGNAL_GENERATED = "SignalGenerated"
+SIGNAL_CLOSED = "SignalClosed"
+ANALYSIS_COMPLETED = "AnalysisCompleted"
+ANALYSIS_FAILED = "AnalysisFailed"
+HEALTH_CHECK = "HealthCheck"
+# Reserved for backtests: clients may already dispatch on them.
+BACKTEST_PROGRESS = "BacktestProgress"
+BACKTEST_COMPLETED = "BacktestCompleted"
+BACKTEST_FAILED = "BacktestFailed"
+EVENT_TYPES = (
+    SIGNAL_GENERATED,
+    SIGNAL_CLOSED,
+    ANALYSIS_COMPLETED,
+    ANALYSIS_FAILED,
+    HEALTH_CHECK,
+    BACKTEST_PROGRESS,
+    BACKTEST_COMPLETED,
+    BACKTEST_FAILED,
+)
 # A channel layer that hangs (not just refuses) must not hold a worker's task for long.
 SEND_TIMEOUT_SECONDS = 2.0
 
@@ -114,22 +141,69 @@ def send_now(event: dict, groups: list[str]) -> bool:
     return True
 
 
-def publish(
-    event_type: str, data: dict, *, correlation_id=None, groups: list[str] | None = None
-) -> dict:
+@dataclass(frozen=True)
+class Event:
+    """An event before it is sent: what happened, to whom, and when (None: now)."""
+
+    event_type: str
+    data: dict
+    correlation_id: object = None
+    groups: list[str] = field(default_factory=lambda: [ALL_SIGNALS_GROUP])
+    timestamp: datetime | None = None
+
+    def envelope(self) -> dict:
+        return envelope(self.event_type, self.data, self.correlation_id, timestamp=self.timestamp)
+
+
+def publish(event: Event) -> dict:
     """Push an event once the current transaction commits (now, outside a transaction)."""
-    event = envelope(event_type, data, correlation_id)
-    transaction.on_commit(lambda: send_now(event, groups or [ALL_SIGNALS_GROUP]))
-    return event
+    message = event.envelope()
+    transaction.on_commit(lambda: send_now(message, event.groups))
+    return message
 
 
-def publish_signal(event_type: str, signal) -> dict:
-    """SignalGenerated or SignalClosed: the REST representation, to the signal's groups."""
+# ---- the builders: one per event type ----
+
+
+def signal_event(event_type: str, signal, *, at: datetime | None = None) -> Event:
     from signals.api.serializers import SignalSerializer  # the serializers import the models
 
-    return publish(
+    return Event(
         event_type,
         SignalSerializer(signal).data,
         correlation_id=signal.correlation_id,
         groups=groups_for(signal.asset, signal.strategy, signal.timeframe),
+        timestamp=at,
     )
+
+
+def signal_generated(signal, *, at: datetime | None = None) -> Event:
+    """A new signal: its REST representation, to its asset, strategy and timeframe groups."""
+    return signal_event(SIGNAL_GENERATED, signal, at=at)
+
+
+def signal_closed(signal, *, at: datetime | None = None) -> Event:
+    """A signal ended (target, stop, expiry or cancel): its REST representation as it ended."""
+    return signal_event(SIGNAL_CLOSED, signal, at=at)
+
+
+def analysis_finished(analysis, *, at: datetime | None = None) -> Event:
+    """AnalysisCompleted or AnalysisFailed, from the analysis request's stored outcome."""
+    data = {"asset": analysis.asset, "timeframe": analysis.timeframe}
+    if analysis.status == AnalysisStatus.COMPLETED:
+        event_type, data["signals_generated"] = ANALYSIS_COMPLETED, analysis.signals_generated
+    else:
+        event_type, data["reason"] = ANALYSIS_FAILED, analysis.error
+    return Event(
+        event_type,
+        data,
+        correlation_id=analysis.correlation_id,
+        groups=groups_for(analysis.asset),
+        timestamp=at,
+    )
+
+
+def health_check(component: str, last_heartbeat: datetime) -> Event:
+    """A component's heartbeat, to everyone."""
+    data = {"component": component, "last_heartbeat": last_heartbeat.isoformat()}
+    return Event(HEALTH_CHECK, data)

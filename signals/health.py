@@ -80,7 +80,7 @@ def record_heartbeat(now: datetime | None = None) -> datetime:
     """Run by a worker (beat sends it every 30 s): note the time and publish a HealthCheck."""
     now = now or timezone.now()
     cache.set(HEARTBEAT_KEY, now.isoformat(), timeout=None)
-    events.publish("HealthCheck", {"component": "worker", "last_heartbeat": now.isoformat()})
+    events.publish(events.health_check("worker", now))
     return now
 
 

@@ -100,5 +100,5 @@ def close_signal(signal: Signal, outcome: Outcome) -> bool:
     with transaction.atomic():
         if not signal.close(outcome):
             return False
-        events.publish_signal("SignalClosed", signal)
+        events.publish(events.signal_closed(signal))
     return True

@@ -16,6 +16,7 @@ from signals.models import (
     AnalysisSource,
     AnalysisStatus,
     Signal,
+    SignalStatus,
     StrategyConfig,
 )
 
@@ -122,7 +123,7 @@ def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisReques
     )
     if not created:
         return None
-    events.publish_signal("SignalGenerated", signal)
+    events.publish(events.signal_generated(signal))
     return signal
 
 
@@ -132,22 +133,7 @@ def finish(analysis: AnalysisRequest, status: str, *, signals_generated=0, error
     analysis.error = error
     analysis.finished_at = timezone.now()
     analysis.save(update_fields=["status", "signals_generated", "error", "finished_at"])
-    if status == AnalysisStatus.COMPLETED:
-        data = {
-            "asset": analysis.asset,
-            "timeframe": analysis.timeframe,
-            "signals_generated": signals_generated,
-        }
-        event_type = "AnalysisCompleted"
-    else:
-        data = {"asset": analysis.asset, "timeframe": analysis.timeframe, "reason": error}
-        event_type = "AnalysisFailed"
-    events.publish(
-        event_type,
-        data,
-        correlation_id=analysis.correlation_id,
-        groups=events.groups_for(analysis.asset),
-    )
+    events.publish(events.analysis_finished(analysis))
 
 
 def fail(analysis: AnalysisRequest, reason: str) -> AnalysisRequest:
@@ -157,12 +143,19 @@ def fail(analysis: AnalysisRequest, reason: str) -> AnalysisRequest:
 
 
 def cancel_active_signals(queryset) -> int:
-    """Cancel the active signals among queryset; closed ones are left as they ended."""
-    from signals.models import SignalStatus
-
-    return queryset.filter(status=SignalStatus.ACTIVE).update(
-        status=SignalStatus.CANCELLED, closed_at=timezone.now()
-    )
+    """Cancel the active signals among queryset and announce each ending after commit; closed
+    ones are left as they ended. The number cancelled."""
+    with transaction.atomic():
+        ids = list(queryset.filter(status=SignalStatus.ACTIVE).values_list("pk", flat=True))
+        now = timezone.now()
+        # Guarded: a signal an evaluator closed meanwhile keeps its ending and is not announced.
+        cancelled = Signal.objects.filter(pk__in=ids, status=SignalStatus.ACTIVE)
+        count = cancelled.update(status=SignalStatus.CANCELLED, closed_at=now)
+        for signal in Signal.objects.filter(
+            pk__in=ids, status=SignalStatus.CANCELLED, closed_at=now
+        ):
+            events.publish(events.signal_closed(signal))
+    return count
 
 
 def prune_analysis_requests(now=None) -> int:

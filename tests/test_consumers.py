@@ -70,7 +70,7 @@ async def connected(*headers, path=PATH):
 @sync_to_async
 def publish_committed(event_type, data, **kwargs):
     with transaction.atomic():
-        return events.publish(event_type, data, **kwargs)
+        return events.publish(events.Event(event_type, data, **kwargs))
 
 
 async def send(communicator, message: dict) -> dict:
@@ -322,13 +322,13 @@ def test_event_is_sent_only_after_the_transaction_commits(token):
         @sync_to_async
         def publish_and_look_before_commit():
             with transaction.atomic():
-                events.publish("HealthCheck", {"n": 1})
+                events.publish(events.Event(events.HEALTH_CHECK, {"n": 1}))
                 return async_to_sync(client.receive_nothing)(0.2)
 
         @sync_to_async
         def publish_and_roll_back():
             with pytest.raises(RuntimeError), transaction.atomic():
-                events.publish("HealthCheck", {"n": 2})
+                events.publish(events.Event(events.HEALTH_CHECK, {"n": 2}))
                 raise RuntimeError("rolled back")
 
         assert await publish_and_look_before_commit()
