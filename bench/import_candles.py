@@ -121,7 +121,8 @@ def naive_bulk_create(path: Path) -> tuple[int, int]:
             rows += 1
             batch.append(
                 Candle(
-                    source="binance",
+                    source="import",
+                    provider="binance",
                     asset="BTCUSDT",
                     timeframe="1m",
                     open_time=datetime.fromtimestamp(int(row[0]) / 1000, tz=UTC),

@@ -182,10 +182,10 @@ def asset_name(i: int) -> str:
 
 def store_candles() -> None:
     """Candles already stored (and cached) for every asset, as for a watched market."""
-    from signals import market
+    from market import store
 
     for i in range(WARM_UP + REQUESTS):
-        market.load_candles(asset_name(i), "5m")
+        store.load_candles(asset_name(i), "5m")
 
 
 def bench_latency(base: str, token: str) -> dict[str, list[float]]:

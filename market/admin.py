@@ -17,8 +17,9 @@ class CandleAdmin(admin.ModelAdmin):
         "close",
         "volume",
         "source",
+        "provider",
     ]
-    list_filter = ["source", "timeframe", "asset"]
+    list_filter = ["source", "provider", "timeframe", "asset"]
     search_fields = ["=asset"]
     ordering = ["-open_time"]
     # The table can hold millions of rows: skip the full COUNT(*) on every page.

@@ -5,11 +5,14 @@ The layout is told from the first line of each file:
   volume, close time, ... (12 columns; only the first 6 are read, so a headerless
   time,open,high,low,close,volume file reads too). Open time is in milliseconds, or in
   microseconds in the newer spot files; both are read, told apart by magnitude.
-  Default source "binance".
+  Provider "binance".
 - plain CSV: a header naming a time column (open_time, timestamp, time, date or datetime) and
   open, high, low, close, volume, in any order and case; other columns are ignored. Times are
   epoch seconds, milliseconds or microseconds, or ISO 8601 text (naive means UTC).
-  Default source "import".
+  Provider "csv".
+
+Imported candles are stored under the data source "import": their own record, never mixed
+with the demo or live series that analyses and settlement read.
 
 Files are read a block of lines at a time and checked column-wise (no Python loop per row).
 A row that breaks a rule is rejected with its reason and never stored: nothing is repaired.
@@ -37,8 +40,9 @@ from collectors.timeframes import bar_index_at, bar_indexes, bar_open_times, to_
 
 BLOCK_BYTES = 16 * 1024 * 1024
 TIME_COLUMNS = ("open_time", "timestamp", "time", "date", "datetime")
-KLINE_SOURCE = "binance"
-CSV_SOURCE = "import"
+IMPORT_SOURCE = "import"  # market.models.DataSource.IMPORT
+KLINE_PROVIDER = "binance"
+CSV_PROVIDER = "csv"
 # Names a field past the expected ones: a row with one is malformed, not silently truncated.
 EXTRA = "__extra_field__"
 
@@ -73,8 +77,8 @@ class Layout:
     time_column: str
 
     @property
-    def default_source(self) -> str:
-        return KLINE_SOURCE if self.kind == "binance" else CSV_SOURCE
+    def default_provider(self) -> str:
+        return KLINE_PROVIDER if self.kind == "binance" else CSV_PROVIDER
 
 
 @dataclass
@@ -90,7 +94,8 @@ class CandleBlock:
 
 @dataclass
 class ImportSummary:
-    source: str = ""
+    source: str = IMPORT_SOURCE
+    provider: str = ""
     layout: str = ""
     rows_read: int = 0
     inserted: int = 0
@@ -321,25 +326,28 @@ def import_file(
     *,
     asset: str,
     timeframe: str,
-    source: str | None = None,
+    provider: str | None = None,
     insert: InsertCandles | None = None,
     progress: Callable[[int], None] | None = None,
     now: datetime | None = None,
 ) -> ImportSummary:
     """Store the valid candles of a file (or zip of files); what was read, stored and left out.
 
-    insert(frame, source=, asset=, timeframe=) stores a frame and returns the rows it added;
+    The candles are stored under the data source "import"; provider names who made the file
+    (default: "binance" for kline files, "csv" for plain CSV).
+    insert(frame, source=, asset=, timeframe=, provider=) stores a frame and returns the rows
+    it added;
     the default is market.store.insert_candles. Bars already stored are kept as they are.
     """
     if insert is None:
         from market.store import insert_candles as insert
     validate_asset(asset)
     bar_index_at(utc_now(), timeframe)  # UnsupportedTimeframe before any reading
-    summary = ImportSummary(source=source or "")
+    summary = ImportSummary(provider=provider or "")
 
     def chosen(layout: Layout) -> None:
         summary.layout = summary.layout or layout.kind
-        summary.source = summary.source or layout.default_source
+        summary.provider = summary.provider or layout.default_provider
 
     for member in file_members(Path(path)):
         with member.open() as stream:
@@ -348,7 +356,11 @@ def import_file(
                 summary.rejected.update(block.rejected)
                 if len(block.frame):
                     added = insert(
-                        block.frame, source=summary.source, asset=asset, timeframe=timeframe
+                        block.frame,
+                        source=summary.source,
+                        asset=asset,
+                        timeframe=timeframe,
+                        provider=summary.provider,
                     )
                     summary.inserted += added
                     summary.duplicates += len(block.frame) - added

@@ -1,9 +1,12 @@
 """The candle store: stored candles first, the market data source only for what is missing.
 
+The one read path for candles: analyses, the candles API and settlement all read here.
 load_candles: cache -> stored candles -> fetch the missing tail -> store it -> the most recent
-closed candles. A series is (source, asset, timeframe) with source the collector configured for
-the asset ("demo" in demo mode, so demo candles are stored too: the demo source is
-deterministic, a stored demo bar never disagrees with a fresh one).
+closed candles; candles_after: the closed candles after a moment, for settling signals.
+A series is (source, asset, timeframe) with source the data source the platform runs on
+(MARKET_DATA_MODE: demo or live; market.models.DataSource), fetched through the collector
+configured for the asset (its provider). Demo candles are stored too: the demo source is
+deterministic, a stored demo bar never disagrees with a fresh one.
 
 Writes insert new bars and keep stored ones (only closed bars are stored, they do not change):
 PostgreSQL gets a binary COPY into a temporary table, then an INSERT of the bars not stored yet
@@ -34,12 +37,12 @@ from collectors.timeframes import (
     to_utc,
     utc_now,
 )
-from market.models import Candle
+from market.models import Candle, running_data_source
 
 log = logging.getLogger(__name__)
 
-# Sources trading around the clock: a gap in their series is missing data, not a closure.
-CONTINUOUS_SOURCES = frozenset({"binance", "demo"})
+# Providers trading around the clock: a gap in their series is missing data, not a closure.
+CONTINUOUS_PROVIDERS = frozenset({"binance", "demo"})
 # A frame missing its newest bars (upstream lag, market closed) is cached this long at most.
 INCOMPLETE_FRAME_SECONDS = 60
 BULK_BATCH_SIZE = 2000
@@ -64,15 +67,18 @@ def candle_source(asset: str) -> collectors.CandleSource:
 
 
 def load_candles(
-    asset: str, timeframe: str, limit: int, *, now: datetime | None = None
+    asset: str, timeframe: str, limit: int | None = None, *, now: datetime | None = None
 ) -> pd.DataFrame:
-    """The most recent `limit` closed candles of the asset from its configured source.
+    """The most recent `limit` closed candles of the asset from the running source.
+
+    limit defaults to ANALYSIS_CANDLES, enough for every strategy's warm-up.
 
     Served from the cache when this bar's frame is there; otherwise from the stored candles,
     after fetching the bars newer than the last stored one (all `limit` when none are stored).
     Gaps are logged and listed in frame.attrs["gaps"], never filled.
     collectors.MarketDataError from the source propagates.
     """
+    limit = limit or settings.ANALYSIS_CANDLES
     source = candle_source(asset)
     now = to_utc(now or utc_now())
     last_closed = bar_index_at(now, timeframe) - 1
@@ -81,20 +87,19 @@ def load_candles(
     if frame is not None:
         return frame
 
-    series = {"source": source.name, "asset": asset, "timeframe": timeframe}
-    newest = (
-        Candle.objects.filter(**series).order_by("-open_time").values_list("open_time", flat=True)
-    ).first()
+    series = {"source": running_data_source(), "asset": asset, "timeframe": timeframe}
+    newest = newest_stored(**series)
     if newest is None:
         fetched = source.fetch_candles(asset, timeframe, limit=limit)
     elif bar_index_at(newest, timeframe) < last_closed:
         # Only the tail: from the bar after the newest stored one (at most `limit` bars).
-        after = bar_open_times(np.array([bar_index_at(newest, timeframe) + 1]), timeframe)[0]
-        fetched = source.fetch_candles(asset, timeframe, start=after, limit=limit)
+        fetched = source.fetch_candles(
+            asset, timeframe, start=bar_after(newest, timeframe), limit=limit
+        )
     else:
         fetched = empty_candles()
     if len(fetched):
-        insert_candles(fetched, **series)
+        insert_candles(fetched, **series, provider=source.name)
 
     last_open = bar_open_times(np.array([last_closed]), timeframe)[0]
     frame = stored_candles(**series, end=last_open, limit=limit)
@@ -103,6 +108,50 @@ def load_candles(
         complete = frame.index[-1] == last_open
         cache_set(key, frame, cache_seconds(timeframe, last_closed, now, complete=complete))
     return frame
+
+
+def candles_after(
+    asset: str, timeframe: str, after: datetime, *, now: datetime | None = None
+) -> pd.DataFrame:
+    """The closed candles of the running source that open after `after`, oldest first.
+
+    What settlement walks. The store fetches what it lacks through the configured source:
+    the tail after the newest stored bar, or the whole range when the store does not reach
+    back to the first bar after `after`. Gaps are listed in frame.attrs["gaps"], never filled.
+    collectors.MarketDataError from the source propagates.
+    """
+    source = candle_source(asset)
+    now = to_utc(now or utc_now())
+    last_closed = bar_index_at(now, timeframe) - 1
+    first = first_bar_index_from(to_utc(after) + pd.Timedelta(microseconds=1), timeframe)
+    if first > last_closed:
+        return empty_candles()
+    series = {"source": running_data_source(), "asset": asset, "timeframe": timeframe}
+    start, last_open = bar_open_times(np.array([first, last_closed]), timeframe)
+    newest = newest_stored(**series)
+    reaches_back = series_rows(**series, end=start).exists()
+    if newest is None or not reaches_back or bar_index_at(newest, timeframe) < first:
+        fetched = source.fetch_candles(asset, timeframe, start=start, end=last_open)
+    elif bar_index_at(newest, timeframe) < last_closed:
+        fetched = source.fetch_candles(
+            asset, timeframe, start=bar_after(newest, timeframe), end=last_open
+        )
+    else:
+        fetched = empty_candles()
+    if len(fetched):
+        insert_candles(fetched, **series, provider=source.name)
+    frame = stored_candles(**series, start=start, end=last_open)
+    report_gaps(frame, source.name, asset, timeframe)
+    return frame
+
+
+def newest_stored(source: str, asset: str, timeframe: str) -> datetime | None:
+    rows = Candle.objects.filter(source=source, asset=asset, timeframe=timeframe)
+    return rows.order_by("-open_time").values_list("open_time", flat=True).first()
+
+
+def bar_after(open_time: datetime, timeframe: str) -> pd.Timestamp:
+    return bar_open_times(np.array([bar_index_at(open_time, timeframe) + 1]), timeframe)[0]
 
 
 def stored_candles(
@@ -165,16 +214,16 @@ def missing_bars(gaps: list[Gap], timeframe: str) -> int:
     )
 
 
-def report_gaps(frame: pd.DataFrame, source: str, asset: str, timeframe: str) -> None:
+def report_gaps(frame: pd.DataFrame, provider: str, asset: str, timeframe: str) -> None:
     """List gaps in frame.attrs["gaps"]; log them as a warning where no closure explains them."""
     gaps = collectors.find_gaps(frame, timeframe)
     frame.attrs["gaps"] = gaps
-    if gaps and source in CONTINUOUS_SOURCES:
+    if gaps and provider in CONTINUOUS_PROVIDERS:
         log.warning(
             "%s %s from %s: %d missing bar(s) in %d gap(s), first %s to %s; not filled",
             asset,
             timeframe,
-            source,
+            provider,
             missing_bars(gaps, timeframe),
             len(gaps),
             gaps[0][0].isoformat(),
@@ -221,16 +270,20 @@ def cache_set(key: str, frame: pd.DataFrame, seconds: int) -> None:
 # ---- writing ----
 
 
-def insert_candles(frame: pd.DataFrame, *, source: str, asset: str, timeframe: str) -> int:
+def insert_candles(
+    frame: pd.DataFrame, *, source: str, asset: str, timeframe: str, provider: str = ""
+) -> int:
     """Store the frame's candles, keeping bars already stored; the number of rows added.
 
-    The frame is a clean candle frame (collectors' contract, or the importer's output).
+    The frame is a clean candle frame (collectors' contract, or the importer's output);
+    source is its data source (market.models.DataSource), provider who served it.
     """
     if frame.empty:
         return 0
+    series = {"source": source, "asset": asset, "timeframe": timeframe, "provider": provider}
     if connection.vendor == "postgresql":
-        return copy_insert(frame, source=source, asset=asset, timeframe=timeframe)
-    return bulk_create_insert(frame, source=source, asset=asset, timeframe=timeframe)
+        return copy_insert(frame, **series)
+    return bulk_create_insert(frame, **series)
 
 
 def bulk_create_insert(
@@ -239,6 +292,7 @@ def bulk_create_insert(
     source: str,
     asset: str,
     timeframe: str,
+    provider: str = "",
     batch_size: int = BULK_BATCH_SIZE,
 ) -> int:
     series = Candle.objects.filter(
@@ -251,6 +305,7 @@ def bulk_create_insert(
     candles = (
         Candle(
             source=source,
+            provider=provider,
             asset=asset,
             timeframe=timeframe,
             open_time=t,
@@ -291,12 +346,14 @@ def binary_copy_rows(frame: pd.DataFrame) -> bytes:
     return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
 
 
-def copy_insert(frame: pd.DataFrame, *, source: str, asset: str, timeframe: str) -> int:
+def copy_insert(
+    frame: pd.DataFrame, *, source: str, asset: str, timeframe: str, provider: str = ""
+) -> int:
     table = Candle._meta.db_table
     columns = ", ".join(COLUMNS)
     insert = (
-        f"INSERT INTO {table} (source, asset, timeframe, open_time, {columns}) "
-        f"SELECT %s, %s, %s, open_time, {columns} FROM {_LOAD_TABLE} AS new "
+        f"INSERT INTO {table} (source, asset, timeframe, provider, open_time, {columns}) "
+        f"SELECT %s, %s, %s, %s, open_time, {columns} FROM {_LOAD_TABLE} AS new "
     )
     series = [source, asset, timeframe]
     with transaction.atomic(), connection.cursor() as cursor:
@@ -317,13 +374,14 @@ def copy_insert(frame: pd.DataFrame, *, source: str, asset: str, timeframe: str)
                     insert + f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS old "
                     "WHERE old.source = %s AND old.asset = %s AND old.timeframe = %s "
                     "AND old.open_time BETWEEN %s AND %s AND old.open_time = new.open_time)",
-                    series + series + [frame.index.min(), frame.index.max()],
+                    [*series, provider, *series, frame.index.min(), frame.index.max()],
                 )
         except IntegrityError:
             # A concurrent writer stored some of these bars after our snapshot (or the frame
             # repeats a bar): let the unique index decide row by row.
             cursor.execute(
-                insert + "ON CONFLICT (source, asset, timeframe, open_time) DO NOTHING", series
+                insert + "ON CONFLICT (source, asset, timeframe, open_time) DO NOTHING",
+                [*series, provider],
             )
         return cursor.rowcount
 
@@ -360,7 +418,7 @@ def backfill(
     last = bar_index_at(now, timeframe) - 1
     result = BackfillResult(source=source.name, bars=max(0, last - first + 1))
     page_bars = BACKFILL_PAGE_BARS if source.name != "alphavantage" else max(1, result.bars)
-    series = {"source": source.name, "asset": asset, "timeframe": timeframe}
+    series = {"source": running_data_source(), "asset": asset, "timeframe": timeframe}
     for page_first in range(first, last + 1, page_bars):
         page_last = min(page_first + page_bars - 1, last)
         page_start, page_end = bar_open_times(np.array([page_first, page_last]), timeframe)
@@ -368,7 +426,7 @@ def backfill(
         if stored < page_last - page_first + 1:
             frame = source.fetch_candles(asset, timeframe, start=page_start, end=page_end)
             result.fetched += len(frame)
-            result.inserted += insert_candles(frame, **series)
+            result.inserted += insert_candles(frame, **series, provider=source.name)
         if progress:
             progress(page_last - page_first + 1, result.bars)
     if result.bars:

@@ -28,13 +28,15 @@ class SignalAdmin(admin.ModelAdmin):
         "status",
         "result",
         "pnl",
+        "source",
         "created_at",
     ]
-    list_filter = ["status", "result", "strategy", "asset", "timeframe", "direction"]
+    list_filter = ["source", "status", "result", "strategy", "asset", "timeframe", "direction"]
     search_fields = ["asset", "strategy", "=correlation_id"]
     date_hierarchy = "created_at"
     readonly_fields = [
         "id",
+        "source",
         "candle_time",
         "created_at",
         "correlation_id",

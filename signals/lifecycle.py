@@ -1,9 +1,16 @@
 """Settling open signals against the candles after them: strategies.lifecycle.settle, live.
 
 A signal is evaluated on the closed candles after the candle it fired on, the same bars a
-backtest walks: its entry is that candle's close. When both levels fall inside one candle the
-stop counts, unless finer candles of that bar are in the candle store and settle it (see
-docs/performance.md); they are not fetched for it.
+backtest walks: its entry is that candle's close. The candles come from the candle store
+(market.store.candles_after), which fetches what it lacks through the configured source. When
+both levels fall inside one candle the stop counts, unless finer candles of that bar of the
+same source are in the candle store and settle it (see docs/performance.md); they are not
+fetched for it.
+
+Only signals of the data source the platform runs on (MARKET_DATA_MODE) are settled, on that
+source's candles. A signal of another source (demo signals after a switch to live, or the
+reverse) stays active and untouched, shown with its source, until the platform runs on its
+source again; then it is settled on its own source's candles from its own candle on.
 """
 
 import logging
@@ -16,7 +23,8 @@ from django.utils import timezone
 import collectors
 from collectors.timeframes import bar_index_at
 from market import store
-from signals import events, market
+from market.models import running_data_source
+from signals import events
 from signals.models import Signal, SignalStatus
 from strategies.lifecycle import Outcome, refine, settle
 
@@ -24,8 +32,9 @@ log = logging.getLogger(__name__)
 
 
 def evaluate_open_signals(asset: str | None = None, timeframe: str | None = None) -> int:
-    """Close the active signals (optionally of one asset/timeframe) that ended; how many did."""
-    active = Signal.objects.filter(status=SignalStatus.ACTIVE)
+    """Close the active signals of the running source (optionally of one asset/timeframe) that
+    ended; how many did."""
+    active = active_signals()
     if asset:
         active = active.filter(asset=asset)
     if timeframe:
@@ -35,13 +44,10 @@ def evaluate_open_signals(asset: str | None = None, timeframe: str | None = None
 
 
 def evaluate_pair(asset: str, timeframe: str, now: datetime | None = None) -> int:
-    """Settle one pair's active signals with one candle fetch for all of them."""
+    """Settle one pair's active signals of the running source with one candle read."""
     now = now or timezone.now()
-    signals = list(
-        Signal.objects.filter(
-            status=SignalStatus.ACTIVE, asset=asset, timeframe=timeframe
-        ).order_by("candle_time")
-    )
+    pair = active_signals().filter(asset=asset, timeframe=timeframe)
+    signals = list(pair.order_by("candle_time"))
     try:
         seconds = collectors.timeframe_seconds(timeframe)
         # Nothing to walk until a whole candle after the earliest signal's candle has closed.
@@ -49,9 +55,7 @@ def evaluate_pair(asset: str, timeframe: str, now: datetime | None = None) -> in
             signals[0].candle_time, timeframe
         ) < 2:
             return 0
-        candles = market.candle_source(asset).fetch_candles(
-            asset, timeframe, start=signals[0].candle_time + timedelta(microseconds=1)
-        )
+        candles = store.candles_after(asset, timeframe, signals[0].candle_time, now=now)
     except collectors.MarketDataError as exc:
         log.warning("cannot evaluate %s %s signals: %s", asset, timeframe, exc)
         return 0
@@ -74,9 +78,14 @@ def evaluate_pair(asset: str, timeframe: str, now: datetime | None = None) -> in
     return closed
 
 
+def active_signals():
+    """The active signals this platform settles: those of the source it runs on."""
+    return Signal.objects.filter(status=SignalStatus.ACTIVE, source=running_data_source())
+
+
 def refine_from_store(signal: Signal, outcome: Outcome, seconds: int) -> Outcome:
-    """Settle a bar that reached both levels on the finest stored candles that cover it."""
-    source = market.candle_source(signal.asset).name
+    """Settle a bar that reached both levels on the finest stored candles of the signal's
+    source that cover it."""
     bar_open = outcome.closed_at - timedelta(seconds=seconds)
     last_open = outcome.closed_at - timedelta(microseconds=1)  # finer bars inside this bar
     finer_timeframes = sorted(
@@ -85,7 +94,9 @@ def refine_from_store(signal: Signal, outcome: Outcome, seconds: int) -> Outcome
         if finer_seconds < seconds and seconds % finer_seconds == 0
     )
     for finer_seconds, name in finer_timeframes:
-        finer = store.stored_candles(source, signal.asset, name, start=bar_open, end=last_open)
+        finer = store.stored_candles(
+            signal.source, signal.asset, name, start=bar_open, end=last_open
+        )
         refined = refine(
             outcome, signal.direction, signal.entry_price, signal.stop_loss, signal.take_profit,
             finer, settings.SIGNAL_FEE_PERCENT, finer_seconds, seconds,

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 
 import collectors
 import strategies
+from market.models import DataSource, running_data_source
 from strategies.base import RISK_PARAMETERS
 
 
@@ -58,6 +59,13 @@ class Signal(models.Model):
     indicators = models.JSONField(default=dict, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     correlation_id = models.UUIDField(null=True, blank=True, db_index=True)
+    source = models.CharField(
+        max_length=8,
+        choices=DataSource.choices,
+        default=running_data_source,
+        db_index=True,
+        help_text="The data source whose candles produced the signal and settle it.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -81,10 +89,11 @@ class Signal(models.Model):
                 ),
                 name="signal_levels_match_direction",
             ),
-            # One strategy firing on one candle is one signal, however often it is analysed.
+            # One strategy firing on one candle of a source is one signal, however often it is
+            # analysed; the same candle of another source is another record.
             models.UniqueConstraint(
-                fields=["strategy", "asset", "timeframe", "candle_time"],
-                name="signal_once_per_candle",
+                fields=["source", "strategy", "asset", "timeframe", "candle_time"],
+                name="signal_once_per_source_candle",
             ),
         ]
 

@@ -10,7 +10,9 @@ from django.utils import timezone
 
 import collectors
 import strategies
-from signals import events, market
+from market import store
+from market.models import running_data_source
+from signals import events
 from signals.models import (
     AnalysisRequest,
     AnalysisSource,
@@ -73,7 +75,7 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
     if not claimed:
         return analysis
     try:
-        frame = market.load_candles(analysis.asset, analysis.timeframe)
+        frame = store.load_candles(analysis.asset, analysis.timeframe)
         candidates = find_candidates(frame, analysis)
         with transaction.atomic():
             new_signals = [s for s in (store_signal(c, analysis) for c in candidates) if s]
@@ -106,6 +108,7 @@ def find_candidates(frame: pd.DataFrame, analysis: AnalysisRequest):
 def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisRequest) -> Signal | None:
     """Insert the signal unless this strategy already fired on this candle; None if it did."""
     signal, created = Signal.objects.get_or_create(
+        source=running_data_source(),
         strategy=candidate.strategy,
         asset=analysis.asset,
         timeframe=analysis.timeframe,

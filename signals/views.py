@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import collectors
+from market.models import running_data_source
 from signals.routing import SIGNALS_WS_PATH
 
 
@@ -16,6 +17,8 @@ def dashboard(request):
         # The page's data is as of now: the live feed catches up from here.
         "server_time": timezone.now().isoformat(),
         "login_url": reverse("login"),
+        # The record shown is the one of the data source the platform runs on.
+        "source": running_data_source(),
         "urls": {
             "active": reverse("signal-active"),
             "signals": reverse("signal-list"),
@@ -24,5 +27,9 @@ def dashboard(request):
             "candles": reverse("candles"),
         },
     }
-    context = {"timeframes": list(collectors.TIMEFRAMES), "config": config}
+    context = {
+        "timeframes": list(collectors.TIMEFRAMES),
+        "config": config,
+        "source": config["source"],
+    }
     return render(request, "signals/dashboard.html", context)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import collectors
-from signals import market
+from market import store
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def test_candles_are_the_most_recent_ones_oldest_first(api_client):
     response = api_client.get("/api/candles/", {"asset": "BTCUSDT", "timeframe": "1h"})
     assert response.status_code == 200
     rows = response.json()
-    frame = market.load_candles("BTCUSDT", "1h").tail(200)
+    frame = store.load_candles("BTCUSDT", "1h").tail(200)
     assert len(rows) == 200
     assert set(rows[0]) == {"time", "open", "high", "low", "close", "volume"}
     assert rows[-1]["time"] == frame.index[-1].isoformat()
@@ -76,7 +76,7 @@ def test_market_data_outage_is_a_502(api_client, monkeypatch):
     def down(asset, timeframe):
         raise collectors.UpstreamUnavailable("binance timed out")
 
-    monkeypatch.setattr(market, "load_candles", down)
+    monkeypatch.setattr(store, "load_candles", down)
     response = api_client.get("/api/candles/", {"asset": "BTCUSDT", "timeframe": "5m"})
     assert response.status_code == 502
     assert "binance timed out" in response.json()["detail"]

@@ -36,7 +36,7 @@ def fetch(*args: str) -> str:
 
 def test_backfill_stores_the_range_page_by_page(history, httpserver):
     output = fetch("--asset", "BTCUSDT", "--timeframe", "1h", "--days", "50")
-    stored = store.stored_candles("binance", "BTCUSDT", "1h")
+    stored = store.stored_candles("live", "BTCUSDT", "1h")
     assert len(stored) in (1199, 1200)  # 50 days of bars, the first one only if on the hour
     assert list(stored.index) == list(history.index[-len(stored) :])
     starts = [int(request.args["startTime"]) for request, _ in httpserver.log]

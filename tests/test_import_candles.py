@@ -59,7 +59,7 @@ def kline_file(tmp_path, day):
     return path
 
 
-def stored_frame(source="binance") -> pd.DataFrame:
+def stored_frame(source="import") -> pd.DataFrame:
     return store.stored_candles(source, "BTCUSDT", "1h")
 
 
@@ -71,7 +71,7 @@ def test_importing_the_same_file_twice_stores_each_candle_once(kline_file, day):
     assert summary_line(first, "inserted") == 24
     assert summary_line(second, "inserted") == 0
     assert summary_line(second, "skipped as duplicates") == 24
-    assert "source 'binance'" in first
+    assert "source 'import' (provider 'binance')" in first
     frame = stored_frame()
     assert list(frame.index) == list(day.index)
     np.testing.assert_allclose(frame.to_numpy(), day.to_numpy(), rtol=1e-8)
@@ -165,16 +165,16 @@ def test_plain_csv_with_a_header_is_stored_under_the_import_source(tmp_path, day
         )
     )
     output = run_import(path)
-    assert "source 'import'" in output
+    assert "source 'import' (provider 'csv')" in output
     assert summary_line(output, "inserted") == 3
     np.testing.assert_array_equal(stored_frame("import").to_numpy(), frame.to_numpy())
     assert list(stored_frame("import").index) == list(frame.index)
 
 
 @pytest.mark.django_db
-def test_the_source_option_overrides_the_default(kline_file):
-    run_import(kline_file, "--source", "archive")
-    assert set(Candle.objects.values_list("source", flat=True)) == {"archive"}
+def test_the_provider_option_names_who_made_the_file(kline_file):
+    run_import(kline_file, "--provider", "archive")
+    assert set(Candle.objects.values_list("source", "provider")) == {("import", "archive")}
 
 
 @pytest.mark.django_db
@@ -203,20 +203,23 @@ def test_a_bad_timeframe_or_asset_is_refused_before_reading(kline_file):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_imported_candles_feed_the_analysis_which_fetches_only_the_tail(
+def test_imported_candles_are_their_own_record_and_never_feed_the_live_series(
     binance, httpserver, tmp_path
 ):
     now = pd.Timestamp.now(tz="UTC")
     hourly = oversold_candles(HOUR_MS, bars=300, now=now)
     binance[("BTCUSDT", "1h")] = hourly
     path = tmp_path / "history.csv"
-    path.write_text(kline_csv(hourly.iloc[:-2]))
+    path.write_text(kline_csv(hourly.iloc[:-2] * 2))  # not what the exchange serves
     run_import(path)
     cache.clear()
     frame = store.load_candles("BTCUSDT", "1h", 250, now=now)
     [(request, _)] = httpserver.log
-    assert int(request.args["startTime"]) == hourly.index[-2].value // 1_000_000
+    # Nothing live stored: the whole window is fetched, not just the tail after the import.
+    assert int(request.args["startTime"]) == hourly.index[-250].value // 1_000_000
     assert list(frame.index) == list(hourly.index[-250:])
+    assert frame["close"].to_numpy() == pytest.approx(hourly["close"].iloc[-250:].to_numpy())
+    assert len(store.stored_candles("import", "BTCUSDT", "1h")) == 298
     cache.clear()
 
 

@@ -105,7 +105,7 @@ def test_bar_reaching_both_levels_is_settled_on_stored_finer_candles(
         index = pd.date_range(candle_time + STEP, periods=5, freq="1min", name="open_time")
         minutes = pd.DataFrame(stored_minutes, index=index, columns=OHLC)
         store.insert_candles(
-            minutes.assign(volume=1.0), source="binance", asset="BOTHUSDT", timeframe="1m"
+            minutes.assign(volume=1.0), source="live", asset="BOTHUSDT", timeframe="1m"
         )
 
     assert lifecycle.evaluate_open_signals() == 1

@@ -59,7 +59,7 @@ def assert_same_candles(frame: pd.DataFrame, expected: pd.DataFrame, exact=False
     )
 
 
-def stored(asset="BTCUSDT", timeframe="1h", source="binance"):
+def stored(asset="BTCUSDT", timeframe="1h", source="live"):
     return Candle.objects.filter(source=source, asset=asset, timeframe=timeframe)
 
 
@@ -142,7 +142,7 @@ def test_an_unreachable_cache_slows_the_load_down_but_does_not_stop_it(
 
 
 def test_the_analysis_uses_stored_candles(binance, hourly, httpserver, now):
-    store.insert_candles(hourly, source="binance", asset="BTCUSDT", timeframe="1h")
+    store.insert_candles(hourly, source="live", asset="BTCUSDT", timeframe="1h")
     binance.clear()  # from now on the stand-in knows no symbol: any request would fail
     result = run()
     assert result.status == AnalysisStatus.COMPLETED, result.error
@@ -153,7 +153,7 @@ def test_the_analysis_uses_stored_candles(binance, hourly, httpserver, now):
 
 def test_gaps_are_listed_and_logged_never_filled(hourly, httpserver, now, caplog):
     holed = hourly.drop(hourly.index[-10:-7])
-    store.insert_candles(holed, source="binance", asset="BTCUSDT", timeframe="1h")
+    store.insert_candles(holed, source="live", asset="BTCUSDT", timeframe="1h")
     with caplog.at_level(logging.WARNING, logger="market.store"):
         frame = store.load_candles("BTCUSDT", "1h", 50, now=now)
     assert klines_requests(httpserver) == []
@@ -161,7 +161,7 @@ def test_gaps_are_listed_and_logged_never_filled(hourly, httpserver, now, caplog
     assert frame.index.isin(hourly.index[-10:-7]).sum() == 0
     assert frame.attrs["gaps"] == [(hourly.index[-10], hourly.index[-8])]
     assert "3 missing bar(s) in 1 gap(s)" in caplog.text
-    assert store.find_stored_gaps("binance", "BTCUSDT", "1h") == frame.attrs["gaps"]
+    assert store.find_stored_gaps("live", "BTCUSDT", "1h") == frame.attrs["gaps"]
 
 
 def test_an_analysis_with_gaps_still_completes(binance, hourly):
@@ -184,7 +184,7 @@ def test_the_configured_timeout_reaches_the_source(binance, settings):
 
 
 def test_bulk_inserts_count_only_new_rows_and_keep_stored_values(hourly):
-    series = {"source": "binance", "asset": "BTCUSDT", "timeframe": "1h"}
+    series = {"source": "live", "asset": "BTCUSDT", "timeframe": "1h"}
     first = store.bulk_create_insert(hourly.iloc[:10], **series)
     added = store.bulk_create_insert(hourly.iloc[5:15] * 1.01, **series)
     assert (first, added) == (10, 5)
@@ -199,13 +199,13 @@ def test_postgres_copy_path_round_trips_exactly_and_is_idempotent(hourly):
     values = hourly.copy()
     values["close"] = values["close"] + 1e-9  # full float64 precision survives the copy
     values["high"] = np.maximum(values["high"], values["close"])
-    assert store.insert_candles(values, source="binance", asset="BTCUSDT", timeframe="1h") == 600
-    assert store.insert_candles(values, source="binance", asset="BTCUSDT", timeframe="1h") == 0
-    frame = store.stored_candles("binance", "BTCUSDT", "1h")
+    assert store.insert_candles(values, source="live", asset="BTCUSDT", timeframe="1h") == 600
+    assert store.insert_candles(values, source="live", asset="BTCUSDT", timeframe="1h") == 0
+    frame = store.stored_candles("live", "BTCUSDT", "1h")
     assert_same_candles(frame, values, exact=True)
     # A frame repeating a bar falls back to ON CONFLICT instead of failing.
     repeated = pd.concat([values.iloc[:5], values.iloc[:5]])
-    assert store.insert_candles(repeated, source="binance", asset="ETHUSDT", timeframe="1h") == 5
+    assert store.insert_candles(repeated, source="live", asset="ETHUSDT", timeframe="1h") == 5
 
 
 # ---- every documented collector error is a recorded failure through the store ----
@@ -253,7 +253,7 @@ def test_a_stock_without_an_api_key_is_a_recorded_failure(live, settings):
 
 def test_a_failing_tail_fetch_fails_the_analysis_even_with_stored_candles(live, now):
     old = oversold_candles(INTERVAL_MS["1h"], bars=300, now=now - timedelta(hours=5))
-    store.insert_candles(old, source="binance", asset="BTCUSDT", timeframe="1h")
+    store.insert_candles(old, source="live", asset="BTCUSDT", timeframe="1h")
     live.expect_request("/api/v3/klines").respond_with_data("", status=418)
     analysis = run()
     assert analysis.status == AnalysisStatus.FAILED

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import collectors
-from signals import market
+from market import store
 from signals.api.serializers import check_asset
 
 COLUMNS = ["open", "high", "low", "close", "volume"]
@@ -38,7 +38,7 @@ class CandlesView(APIView):
         query.is_valid(raise_exception=True)
         asset, timeframe, limit = (query.validated_data[k] for k in ("asset", "timeframe", "limit"))
         try:
-            frame = market.load_candles(asset, timeframe).tail(limit)
+            frame = store.load_candles(asset, timeframe).tail(limit)
         except collectors.UnknownSymbol as exc:
             return Response({"asset": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         except collectors.UnsupportedTimeframe as exc:

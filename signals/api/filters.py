@@ -10,4 +10,4 @@ class SignalFilter(django_filters.FilterSet):
 
     class Meta:
         model = Signal
-        fields = ["status", "asset", "strategy", "timeframe", "direction", "result"]
+        fields = ["status", "asset", "strategy", "timeframe", "direction", "result", "source"]

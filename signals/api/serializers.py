@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 import collectors
 import strategies
+from market.models import DataSource, running_data_source
 from signals.models import (
     AnalysisRequest,
     Direction,
@@ -51,6 +52,7 @@ class SignalSerializer(serializers.ModelSerializer):
             "indicators",
             "parameters",
             "correlation_id",
+            "source",
         ]
         read_only_fields = fields
 
@@ -126,6 +128,11 @@ class PerformanceQuerySerializer(PeriodQuerySerializer):
     asset = serializers.CharField(required=False)
     timeframe = serializers.ChoiceField(choices=list(collectors.TIMEFRAMES), required=False)
     direction = serializers.ChoiceField(choices=Direction.choices, required=False)
+    source = serializers.ChoiceField(
+        choices=DataSource.choices,
+        required=False,
+        help_text="Data source; default: the one the platform runs on (MARKET_DATA_MODE).",
+    )
 
     def validate_strategy(self, value: str) -> str:
         if value not in strategies.available():
@@ -139,6 +146,8 @@ class PerformanceQuerySerializer(PeriodQuerySerializer):
 
     def validate(self, attrs):
         filters = {key: attrs[key] for key in FILTERS if key in attrs}
+        # Demo and live records never mix in one figure: one source at a time.
+        filters["source"] = attrs.get("source") or running_data_source()
         return {**super().validate(attrs), "filters": filters}
 
 
@@ -190,6 +199,9 @@ class PerformanceSerializer(PerformanceMetricsSerializer):
     by_timeframe = serializers.DictField(child=PerformanceMetricsSerializer())
     equity_curve = EquityPointSerializer(many=True)
     period = PeriodSerializer()
+    source = serializers.ChoiceField(
+        choices=DataSource.choices, help_text="The data source of the signals counted."
+    )
 
 
 class StrategySerializer(serializers.Serializer):

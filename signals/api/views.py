@@ -64,6 +64,12 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
             OpenApiParameter("asset", str),
             OpenApiParameter("timeframe", str),
             OpenApiParameter("direction", str, enum=["long", "short"]),
+            OpenApiParameter(
+                "source",
+                str,
+                enum=["demo", "live", "import", "external"],
+                description="default: the data source the platform runs on (MARKET_DATA_MODE)",
+            ),
         ],
         responses=serializers.PerformanceSerializer,
     )
@@ -71,10 +77,9 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
     def performance(self, request):
         query = serializers.PerformanceQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        signals = Signal.objects.filter(**query.validated_data["filters"])
-        summary = performance.summarize(
-            signals, query.validated_data["from"], query.validated_data["to"]
-        )
+        filters, start, end = (query.validated_data[k] for k in ("filters", "from", "to"))
+        summary = performance.summarize(Signal.objects.filter(**filters), start, end)
+        summary["source"] = filters["source"]
         return Response(serializers.PerformanceSerializer(summary).data)
 
 

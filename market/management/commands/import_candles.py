@@ -1,4 +1,4 @@
-"""manage.py import_candles PATH --asset BTCUSDT --timeframe 1h [--source NAME]"""
+"""manage.py import_candles PATH --asset BTCUSDT --timeframe 1h [--provider NAME]"""
 
 from pathlib import Path
 
@@ -22,13 +22,16 @@ class Command(BaseCommand):
         parser.add_argument("--asset", required=True)
         parser.add_argument("--timeframe", required=True)
         parser.add_argument(
-            "--source",
-            help='Stored under this source; default "binance" for Binance kline files, '
-            '"import" for plain CSV. Analyses read the source configured for the asset.',
+            "--provider",
+            help='Who made the file; default "binance" for Binance kline files, "csv" for '
+            'plain CSV. Imported candles are stored under the data source "import", apart from '
+            "the demo and live candles analyses read.",
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
-    def handle(self, *args, path: Path, asset: str, timeframe: str, source: str | None, **options):
+    def handle(
+        self, *args, path: Path, asset: str, timeframe: str, provider: str | None, **options
+    ):
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
         try:
@@ -42,12 +45,13 @@ class Command(BaseCommand):
                 file=self.stderr,
             ) as bar:
                 summary = importer.import_file(
-                    path, asset=asset, timeframe=timeframe, source=source, progress=bar.update
+                    path, asset=asset, timeframe=timeframe, provider=provider, progress=bar.update
                 )
         except (importer.ImportFormatError, collectors.MarketDataError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
-            f"{path.name}: {summary.layout or 'empty'} file, stored as source {summary.source!r}\n"
+            f"{path.name}: {summary.layout or 'empty'} file, stored as source {summary.source!r} "
+            f"(provider {summary.provider!r})\n"
             f"  rows read              {summary.rows_read}\n"
             f"  inserted               {summary.inserted}\n"
             f"  skipped as duplicates  {summary.duplicates}\n"

@@ -103,7 +103,7 @@ function renderSignals(flashId = null) {
 }
 
 async function loadActive() {
-  const signals = await allPages(config.urls.active);
+  const signals = await allPages(query(config.urls.active, {source: config.source}));
   activeSignals.clear();
   for (const s of signals) activeSignals.set(s.id, s);
   renderSignals();
@@ -270,7 +270,7 @@ let lastEquity = null;
 let performanceTimer = null;
 
 async function loadPerformance() {
-  const summary = await api(config.urls.performance);
+  const summary = await api(query(config.urls.performance, {source: config.source}));
   const pnl = Number(summary.total_pnl ?? 0);
   const stats = [
     ["Signals", summary.total_signals],
@@ -295,7 +295,8 @@ async function loadPerformance() {
   } else {
     // No curve from the server yet: add up the closed signals' pnl of the same period.
     const closed = await allPages(query(config.urls.signals, {
-      status: "closed", ordering: "closed_at", created_after: summary.period.from,
+      status: "closed", ordering: "closed_at", source: config.source,
+      created_after: summary.period.from,
       created_before: summary.period.to,
     }));
     let total = 0;
