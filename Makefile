@@ -30,8 +30,9 @@ run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_demo_user
+	$(PY) manage.py ensure_demo_watchlist
 	@echo "botsinais: http://$(HOST):$(PORT)/  (admin /admin/, API /api/, docs /api/docs/)"
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) botsinais.asgi:application
+	EMBEDDED_WORKER=true $(VENV)/bin/daphne -b $(HOST) -p $(PORT) botsinais.asgi:application
 
 # Web, worker and beat from the Procfile, against the services the environment names.
 stack: $(VENV)/.installed

@@ -236,6 +236,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The web process also does the worker's and beat's jobs in threads (botsinais/embedded.py):
+# `make run` turns it on. The full stack has a worker and beat for that.
+EMBEDDED_WORKER = env_bool("EMBEDDED_WORKER", default=False)
+if EMBEDDED_WORKER and FULL_STACK:
+    raise ImproperlyConfigured(
+        "EMBEDDED_WORKER=true runs tasks in the web process; with CELERY_BROKER_URL set the "
+        "worker and beat do that (unset one of them)"
+    )
 # Signal lifecycle, scheduled maintenance and the worker heartbeat (signals/lifecycle.py,
 # signals/tasks.py, signals/health.py). The schedules themselves live in the database.
 SIGNAL_FEE_PERCENT = env_number("SIGNAL_FEE_PERCENT", 0.1, float, minimum=0)

@@ -114,6 +114,39 @@ def publisher_loop() -> asyncio.AbstractEventLoop:
         return _publisher[1]
 
 
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+class RecordServerLoop:
+    """ASGI wrapper noting the event loop serving the consumers (see send_now)."""
+
+    def __init__(self, application):
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        global _server_loop
+        _server_loop = asyncio.get_running_loop()
+        return await self.application(scope, receive, send)
+
+
+def in_memory_send(event: dict, groups: list[str]) -> None:
+    """Send on the in-memory layer from sync code. Its queues belong to the consumers' event
+    loop (embedded: one process), so the send runs there: async_to_sync reaches it from a
+    view's thread, and a background thread (embedded scheduler or task pool) hands it over."""
+    loop = _server_loop
+    in_loop_thread = False
+    try:
+        in_loop_thread = asyncio.get_running_loop() is loop
+    except RuntimeError:
+        pass
+    if loop is None or not loop.is_running() or in_loop_thread:
+        async_to_sync(send_to_groups)(event, groups)
+        return
+    asyncio.run_coroutine_threadsafe(send_to_groups(event, groups), loop).result(
+        SEND_TIMEOUT_SECONDS + 1
+    )
+
+
 def send_now(event: dict, groups: list[str]) -> bool:
     """Push to each group now; False (and a log line) when the channel layer is unavailable."""
     layer = get_channel_layer()
@@ -121,9 +154,7 @@ def send_now(event: dict, groups: list[str]) -> bool:
         return False
     try:
         if isinstance(layer, InMemoryChannelLayer):
-            # Its queues belong to the consumers' event loop (embedded: one process), so the
-            # send runs there; async_to_sync reaches it from a view's or eager task's thread.
-            async_to_sync(send_to_groups)(event, groups)
+            in_memory_send(event, groups)
         else:
             pushed = asyncio.run_coroutine_threadsafe(
                 send_to_groups(event, groups), publisher_loop()

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 
 def request_analysis(*, asset: str, timeframe: str, user=None, source=AnalysisSource.API):
+    """A pending analysis request, its task queued once it commits (embedded: after the
+    response, see botsinais.embedded)."""
+    from botsinais import embedded
     from signals import tasks  # tasks import services; import here to keep the cycle lazy
 
     with transaction.atomic():
@@ -33,7 +36,7 @@ def request_analysis(*, asset: str, timeframe: str, user=None, source=AnalysisSo
             asset=asset, timeframe=timeframe, requested_by=user, source=source
         )
         correlation_id = str(analysis.correlation_id)
-        transaction.on_commit(lambda: tasks.run_analysis.delay(correlation_id))
+        transaction.on_commit(lambda: embedded.queue_task(tasks.run_analysis, correlation_id))
     return analysis
 
 

@@ -51,6 +51,16 @@ def test_full_stack_without_secret_key_refuses_to_start():
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
+def test_the_embedded_worker_is_refused_on_the_full_stack():
+    result = start_django(
+        CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//",
+        DJANGO_SECRET_KEY="x" * 40,
+        EMBEDDED_WORKER="true",
+    )
+    assert result.returncode != 0
+    assert "EMBEDDED_WORKER" in result.stderr
+
+
 def test_embedded_default_needs_nothing(tmp_path):
     result = start_django(DATA_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
