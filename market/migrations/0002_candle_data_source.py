@@ -15,7 +15,7 @@ def to_data_sources(apps, schema_editor):
     candle = apps.get_model("market", "Candle")
     candle.objects.update(provider=F("source"))
     old_names = set(candle.objects.values_list("source", flat=True).distinct())
-    for old in sorted(old_names - {"demo"}):
+    for old in sorted(old_names - set(SOURCES)):
         new = "live" if old in LIVE_PROVIDERS else "import"
         rows = candle.objects.filter(source=old)
         stored = candle.objects.filter(
