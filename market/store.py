@@ -165,11 +165,19 @@ def missing_bars(gaps: list[Gap], timeframe: str) -> int:
     )
 
 
+def trades_around_the_clock(source: str, asset: str) -> bool:
+    """Whether a gap in this series is missing data rather than a closed market."""
+    if source == "demo":  # the demo market's stocks keep exchange hours
+        listing = collectors.CATALOGUE.get(asset)
+        return listing is not None and listing.session is None
+    return source in CONTINUOUS_SOURCES
+
+
 def report_gaps(frame: pd.DataFrame, source: str, asset: str, timeframe: str) -> None:
     """List gaps in frame.attrs["gaps"]; log them as a warning where no closure explains them."""
     gaps = collectors.find_gaps(frame, timeframe)
     frame.attrs["gaps"] = gaps
-    if gaps and source in CONTINUOUS_SOURCES:
+    if gaps and trades_around_the_clock(source, asset):
         log.warning(
             "%s %s from %s: %d missing bar(s) in %d gap(s), first %s to %s; not filled",
             asset,
