@@ -195,10 +195,10 @@ def test_refine_on_demo_minutes_never_settles_outside_the_hour_it_refines():
         outcome = settle("long", entry, stop, target, hours.loc[[opens_at]], 1, 0.0, 3600)
         assert outcome.ambiguous and outcome.result == "loss"
         refined = refine(outcome, "long", entry, stop, target, minutes, 0.0, 60, 3600)
-        assert refined.refine_rejected == ""
-        assert not refined.ambiguous
         assert bar["low"] <= refined.close_price <= bar["high"]
         assert -1.05 <= refined.r_multiple <= (target - entry) / (entry - stop) + 1e-9
+        assert not refined.ambiguous  # the minutes are this hour's: they decide
+        assert refined.refine_rejected == ""
         refined_to_wins += refined.result == "win"
         refined_to_losses += refined.result == "loss"
     assert refined_to_wins > 0 and refined_to_losses > 0
