@@ -413,7 +413,8 @@ def _level(seed: int, symbol: str, timeframe: str, first: int, last: int):
         return bars, bars.start // step
     opens = bar_open_times(np.array([first, last + 1]), timeframe).as_unit("ns").asi8
     first_day, end_day = opens // (_NS_PER_MINUTE * MINUTES_PER_DAY)
-    days = _days(seed, symbol, int(first_day), int(end_day) - 1)
+    # Week 0 opens three days before the epoch, where the demo history starts.
+    days = _days(seed, symbol, max(0, int(first_day)), int(end_day) - 1)
     bars = days.bars.take(days.trading)
     return bars, _day_keys(bars.start // MINUTES_PER_DAY, timeframe)
 
@@ -471,7 +472,7 @@ def open_bar(seed: int, symbol: str, timeframe: str, bar: int, now: pd.Timestamp
     now_minute, today = now_ns // _NS_PER_MINUTE, now_ns // _NS_PER_MINUTE // MINUTES_PER_DAY
     pieces = []
     if bar_minute // MINUTES_PER_DAY < today:  # a bar of several days: its closed days
-        days = _days(seed, symbol, bar_minute // MINUTES_PER_DAY, today - 1)
+        days = _days(seed, symbol, max(0, bar_minute // MINUTES_PER_DAY), today - 1)
         pieces.append(days.bars.take(days.trading))
     minutes = _minute_day(seed, symbol, today)
     closed = (minutes.start >= bar_minute) & (minutes.start < now_minute)

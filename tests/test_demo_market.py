@@ -202,3 +202,12 @@ def test_refine_on_demo_minutes_never_settles_outside_the_hour_it_refines():
         refined_to_wins += refined.result == "win"
         refined_to_losses += refined.result == "loss"
     assert refined_to_wins > 0 and refined_to_losses > 0
+
+
+@pytest.mark.parametrize("timeframe", ["1w", "1M", "1d"])
+def test_the_history_starts_at_the_epoch_even_for_the_week_that_opens_before_it(timeframe):
+    frame = demo(datetime(1970, 3, 1, tzinfo=UTC)).fetch_candles(
+        "AAPL", timeframe, limit=100, include_open=True
+    )
+    assert len(frame) > 0
+    assert frame.index[0] <= pd.Timestamp("1970-01-01", tz="UTC")
