@@ -99,6 +99,24 @@ def main() -> None:
             "demo: 1000 bars, warm (block cache hit)",
             lambda: warm.fetch_candles("BTCUSDT", "1h", limit=1000),
         ),
+        (
+            "demo: 500 1d bars (720,000 minutes), cold",
+            lambda: DemoSource(seed=next(fresh_seeds), now=lambda: NOW).fetch_candles(
+                "BTCUSDT", "1d", limit=500
+            ),
+        ),
+        (
+            "demo: 500 1d stock sessions (AAPL), cold",
+            lambda: DemoSource(seed=next(fresh_seeds), now=lambda: NOW).fetch_candles(
+                "AAPL", "1d", limit=500
+            ),
+        ),
+        (
+            "demo: 500 5m bars from 1m (AAPL sessions), cold",
+            lambda: DemoSource(seed=next(fresh_seeds), now=lambda: NOW).fetch_candles(
+                "AAPL", "5m", limit=500
+            ),
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     print(f"{'case':<{width}}  {'median µs':>10}  {'best µs':>10}")

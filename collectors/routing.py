@@ -6,10 +6,37 @@ from collectors.alphavantage import AlphaVantageSource
 from collectors.assets import is_crypto_pair, validate_asset
 from collectors.base import CandleSource
 from collectors.binance import BinanceSource
+from collectors.catalogue import CATALOGUE, CRYPTO, STOCK, demo_asset
 from collectors.demo import DemoSource
 
 MODES = ("demo", "live")
 SOURCE_NAMES = ("demo", "binance", "alphavantage")
+
+
+def check_served(asset: str, mode: str) -> str:
+    """The asset if the mode serves it, else UnknownSymbol saying why.
+
+    demo serves the demo catalogue only; live serves any well-formed symbol (crypto pairs
+    from Binance, the rest from Alpha Vantage, which report symbols they do not list).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown market data mode {mode!r}; expected one of {MODES}")
+    validate_asset(asset)
+    if mode == "demo":
+        demo_asset(asset)
+    return asset
+
+
+def served_catalogue(mode: str) -> list[tuple[str, str, str]] | None:
+    """(symbol, kind, name) of every asset the mode serves; None when a rule, not a list."""
+    if mode == "demo":
+        return [(a.symbol, a.kind, a.name) for a in CATALOGUE.values()]
+    return None
+
+
+def asset_kind(asset: str) -> str:
+    """"crypto" for a crypto pair, "stock" for anything else (how live mode routes it)."""
+    return CRYPTO if is_crypto_pair(asset) else STOCK
 
 
 def source_for(

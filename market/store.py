@@ -168,7 +168,9 @@ def stored_candles(
     rows = rows.order_by("-open_time").values_list("open_time", *COLUMNS)
     if limit is not None:
         rows = rows[:limit]
-    return frame_from_rows(list(rows)[::-1])
+    frame = frame_from_rows(list(rows)[::-1])
+    frame.attrs["source"] = source  # refine() checks a bar and its finer candles agree on it
+    return frame
 
 
 def series_rows(source: str, asset: str, timeframe: str, start=None, end=None):
@@ -214,11 +216,19 @@ def missing_bars(gaps: list[Gap], timeframe: str) -> int:
     )
 
 
+def trades_around_the_clock(provider: str, asset: str) -> bool:
+    """Whether a gap in this series is missing data rather than a closed market."""
+    if provider == "demo":  # the demo market's stocks keep exchange hours
+        listing = collectors.CATALOGUE.get(asset)
+        return listing is not None and listing.session is None
+    return provider in CONTINUOUS_PROVIDERS
+
+
 def report_gaps(frame: pd.DataFrame, provider: str, asset: str, timeframe: str) -> None:
     """List gaps in frame.attrs["gaps"]; log them as a warning where no closure explains them."""
     gaps = collectors.find_gaps(frame, timeframe)
     frame.attrs["gaps"] = gaps
-    if gaps and provider in CONTINUOUS_PROVIDERS:
+    if gaps and trades_around_the_clock(provider, asset):
         log.warning(
             "%s %s from %s: %d missing bar(s) in %d gap(s), first %s to %s; not filled",
             asset,

@@ -13,19 +13,21 @@ from datetime import UTC, datetime
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-import collectors
-from signals import events
+from signals import events, validation
 from signals.models import AnalysisRequest, AnalysisStatus, Signal
 
-# Names after "asset." / "strategy."; timeframes are checked against collectors.TIMEFRAMES.
-GROUP_NAME_PATTERNS = {
-    "asset": re.compile(collectors.ASSET_PATTERN),
-    "strategy": re.compile(r"[a-z0-9_]{1,50}"),
-}
+# Strategy group names are syntax-checked (a strategy registered later may be joined early);
+# assets and timeframes follow signals.validation's rules.
+STRATEGY_GROUP_NAME = re.compile(r"[a-z0-9_]{1,50}")
+GROUP_USAGE = (
+    "use 'signals', 'asset.<SYMBOL>' (asset.BTCUSDT), 'strategy.<name>' "
+    "(strategy.mean_reversion) or 'timeframe.<tf>' (timeframe.5m)"
+)
 MAX_GROUPS = 50
 CATCH_UP_LIMIT = 500
 
@@ -35,14 +37,16 @@ def group_error(group) -> str | None:
     if group == events.ALL_SIGNALS_GROUP:
         return None
     kind, _, name = group.partition(".") if isinstance(group, str) else ("", "", "")
-    if kind == "timeframe" and name in collectors.TIMEFRAMES:
-        return None
-    if kind in GROUP_NAME_PATTERNS and GROUP_NAME_PATTERNS[kind].fullmatch(name):
-        return None
-    return (
-        f"invalid group {group!r}: use 'signals', 'asset.<SYMBOL>' (asset.BTCUSDT), "
-        "'strategy.<name>' (strategy.mean_reversion) or 'timeframe.<tf>' (timeframe.5m)"
-    )
+    try:
+        if kind == "asset":
+            validation.asset(name, normalise=False)  # group names are canonical symbols
+        elif kind == "timeframe":
+            validation.timeframe(name)
+        elif not (kind == "strategy" and STRATEGY_GROUP_NAME.fullmatch(name)):
+            return f"invalid group {group!r}: {GROUP_USAGE}"
+    except ValidationError as exc:
+        return f"invalid group {group!r}: {' '.join(exc.messages)}"
+    return None
 
 
 def subscription_filters(groups: set[str]) -> tuple[Q, Q] | None:

@@ -4,7 +4,6 @@ Prices are stored as double-precision floats: 15 significant digits, far finer t
 exchange tick, and the same type pandas computes in. Percent figures (pnl) likewise.
 """
 
-import re
 import uuid
 
 from django.conf import settings
@@ -12,9 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
-import collectors
 import strategies
 from market.models import DataSource, running_data_source
+from signals import validation
 from strategies.base import RISK_PARAMETERS
 
 
@@ -176,25 +175,23 @@ class AnalysisRequest(models.Model):
         return self.status in (AnalysisStatus.COMPLETED, AnalysisStatus.FAILED)
 
 
-def check_scope(asset: str, timeframe: str) -> None:
-    """ValidationError naming asset or timeframe unless each is empty or well formed."""
-    if asset and not re.fullmatch(collectors.ASSET_PATTERN, asset):
-        raise ValidationError({"asset": "Not a market symbol: uppercase, e.g. BTCUSDT or AAPL."})
-    if timeframe and timeframe not in collectors.TIMEFRAMES:
-        raise ValidationError({"timeframe": f"Use one of {', '.join(collectors.TIMEFRAMES)}."})
-
-
-def check_strategy_names(names) -> list[str]:
-    """names if it is a list of registered strategy names; ValidationError naming the first not."""
-    if not isinstance(names, list):
-        raise ValidationError("must be a list of strategy names")
-    registered = strategies.available()
-    for name in names:
-        if name not in registered:
-            raise ValidationError(
-                f"unknown strategy {name!r}; available: {', '.join(registered)}"
-            )
-    return names
+def check_scope(asset: str, timeframe: str, *, served: bool = False) -> None:
+    """ValidationError naming asset or timeframe unless each is empty or valid (as stored:
+    canonical symbols; served=True: one the market data mode serves)."""
+    errors = {}
+    check_asset = validation.served_asset if served else validation.asset
+    if asset:
+        try:
+            check_asset(asset, normalise=False)
+        except ValidationError as exc:
+            errors["asset"] = exc.messages
+    if timeframe:
+        try:
+            validation.timeframe(timeframe)
+        except ValidationError as exc:
+            errors["timeframe"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
 
 
 class StrategyConfig(models.Model):
@@ -251,15 +248,10 @@ class StrategyConfig(models.Model):
     def clean(self) -> None:
         check_scope(self.asset, self.timeframe)
         try:
-            check_strategy_names([self.strategy])
+            validation.strategy_name(self.strategy)
         except ValidationError as exc:
             raise ValidationError({"strategy": exc.messages}) from None
-        if not isinstance(self.parameters, dict):
-            raise ValidationError({"parameters": "must be an object of parameter: value"})
-        try:
-            self.build()
-        except strategies.ParameterError as exc:
-            raise ValidationError({"parameters": f"{exc.parameter}: {exc.reason}"}) from None
+        validation.strategy_parameters(self.strategy, self.parameters)
 
 
 class Watchlist(models.Model):
@@ -285,8 +277,8 @@ class Watchlist(models.Model):
         return f"{self.asset} {self.timeframe}"
 
     def clean(self) -> None:
-        check_scope(self.asset, self.timeframe)
+        check_scope(self.asset, self.timeframe, served=True)
         try:
-            check_strategy_names(self.strategies)
+            validation.strategy_names(self.strategies)
         except ValidationError as exc:
             raise ValidationError({"strategies": exc.messages}) from None

@@ -4,7 +4,8 @@ Rules, for the bars after the signal's bar, in order:
 - A long wins when a bar's high reaches take_profit and loses when its low reaches stop_loss;
   a short is mirrored (low reaches take_profit, high reaches stop_loss).
 - Both levels inside one bar: the stop counts, since the path inside the bar is unknown,
-  unless finer candles covering that bar settle it (refine()).
+  unless finer candles covering that bar settle it (refine()); finer candles that do not
+  aggregate to that bar (another path, another source) are not believed.
 - A bar that opens beyond a level fills at its open, not at the level (a gap through the stop
   loses more than planned; a gap through the target wins more).
 - After expiry_bars bars without a hit it expires at the close of the last of them, result
@@ -14,7 +15,7 @@ Rules, for the bars after the signal's bar, in order:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,10 @@ from strategies.base import as_utc
 
 LONG = "long"
 SHORT = "short"
+
+# How far (relative to the price) finer candles' open, high, low and close may sit from the
+# bar they refine and still count as the same data: float rounding, not a different path.
+REFINE_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,12 @@ class Outcome:
     r_multiple: float  # net pnl / planned risk (entry-to-stop distance in percent of entry)
     bars: int  # bars after the signal's bar until the end, counting the last one
     ambiguous: bool = False  # both levels inside the deciding bar: the stop was assumed
+    # Why finer candles offered to refine() were not believed; "" when none were rejected.
+    refine_rejected: str = ""
+    # The deciding bar (open, high, low, close) and the candles' source (their attrs["source"]),
+    # kept for refine() to check finer candles against; not part of the outcome's identity.
+    bar_prices: tuple[float, float, float, float] | None = field(default=None, compare=False)
+    source: str | None = field(default=None, compare=False)
 
 
 def settle(direction: str, entry: float, stop_loss: float, take_profit: float,
@@ -88,29 +99,57 @@ def settle(direction: str, entry: float, stop_loss: float, take_profit: float,
     closed_at = as_utc(window.index[bar])
     if timeframe_seconds is not None and not gap:
         closed_at += pd.Timedelta(seconds=timeframe_seconds)
+    bar_prices = tuple(float(window[column].iloc[bar]) for column in ("open", "high", "low",
+                                                                       "close"))
     return Outcome(status=status, result=result, close_price=price, closed_at=closed_at,
-                   pnl=pnl, r_multiple=pnl / risk, bars=bar + 1, ambiguous=ambiguous)
+                   pnl=pnl, r_multiple=pnl / risk, bars=bar + 1, ambiguous=ambiguous,
+                   bar_prices=bar_prices, source=candles.attrs.get("source"))
 
 
 def refine(outcome: Outcome, direction: str, entry: float, stop_loss: float, take_profit: float,
            finer: pd.DataFrame, fee_percent: float, finer_seconds: int,
-           timeframe_seconds: int) -> Outcome:
+           timeframe_seconds: int, tolerance: float = REFINE_TOLERANCE) -> Outcome:
     """An ambiguous outcome settled on the finer candles of its deciding bar, if they can.
 
     finer must be every finer bar of that bar, in order: with one missing the path is still
-    unknown. If the finer bars decide (one level reached in a bar before the other), that
-    ending stands, at the finer bar's time; otherwise the conservative outcome stays.
+    unknown, and the outcome is returned as it is. The finer bars must also be the same data
+    as the bar: their first open, highest high, lowest low and last close equal the bar's
+    within tolerance (relative to the price), and their attrs["source"], when both frames name
+    one, is the bar's. If not, the conservative outcome stands with the reason in
+    refine_rejected. If consistent finer bars decide (one level reached in a bar before the
+    other), that ending stands, at the finer bar's time; otherwise the outcome stays.
     """
     if not outcome.ambiguous or len(finer) * finer_seconds != timeframe_seconds:
         return outcome
     bar_open = outcome.closed_at - pd.Timedelta(seconds=timeframe_seconds)
     if as_utc(finer.index[0]) != bar_open:
         return outcome
+    rejected = inconsistency(outcome, finer, tolerance)
+    if rejected:
+        return replace(outcome, refine_rejected=rejected)
     inner = settle(direction, entry, stop_loss, take_profit, finer, len(finer), fee_percent,
                    finer_seconds)
     if inner is None or inner.status != "closed" or inner.ambiguous:
         return outcome
-    return replace(inner, bars=outcome.bars)
+    return replace(inner, bars=outcome.bars, bar_prices=outcome.bar_prices,
+                   source=outcome.source)
+
+
+def inconsistency(outcome: Outcome, finer: pd.DataFrame, tolerance: float) -> str:
+    """Why finer candles are not the same data as the outcome's deciding bar; "" if they are."""
+    finer_source = finer.attrs.get("source")
+    if outcome.source and finer_source and finer_source != outcome.source:
+        return f"finer candles come from {finer_source!r}, the bar from {outcome.source!r}"
+    if outcome.bar_prices is None:
+        return "the deciding bar's prices are unknown"
+    aggregate = (float(finer["open"].iloc[0]), float(finer["high"].max()),
+                 float(finer["low"].min()), float(finer["close"].iloc[-1]))
+    names = ("open", "high", "low", "close")
+    for name, bar_value, finer_value in zip(names, outcome.bar_prices, aggregate, strict=True):
+        if not abs(finer_value - bar_value) <= tolerance * abs(bar_value):
+            return (f"finer candles do not aggregate to the bar: {name} {finer_value!r} "
+                    f"against {bar_value!r}")
+    return ""
 
 
 def _side(direction: str) -> int:

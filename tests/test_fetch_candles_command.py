@@ -78,9 +78,23 @@ def test_collector_errors_become_command_errors(history):
 
 def test_demo_mode_backfills_without_any_network(settings):
     settings.MARKET_DATA_MODE = "demo"
-    output = fetch("--asset", "AAPL", "--timeframe", "1d", "--days", "30")
-    assert Candle.objects.filter(source="demo", asset="AAPL", timeframe="1d").count() in (29, 30)
+    output = fetch("--asset", "BTCUSDT", "--timeframe", "1d", "--days", "30")
+    assert Candle.objects.filter(source="demo", asset="BTCUSDT", timeframe="1d").count() in (29, 30)
     assert "from demo" in output
+    fetch("--asset", "AAPL", "--timeframe", "1d", "--days", "28")  # four weeks of sessions
+    stored = Candle.objects.filter(source="demo", asset="AAPL", timeframe="1d")
+    assert 19 <= stored.count() <= 20  # weekdays only: 20 in four weeks, 19 if one is today
+    assert all(candle.open_time.weekday() < 5 for candle in stored)
+
+
+def test_an_asset_outside_the_demo_catalogue_or_a_bad_timeframe_is_refused(settings):
+    settings.MARKET_DATA_MODE = "demo"
+    refused = r"--asset: 'NOTACOIN' is not in the demo market.*BTCUSDT"
+    with pytest.raises(CommandError, match=refused):
+        fetch("--asset", "NOTACOIN", "--timeframe", "1d", "--days", "3")
+    with pytest.raises(CommandError, match="--timeframe: unsupported timeframe '2m'"):
+        fetch("--asset", "BTCUSDT", "--timeframe", "2m", "--days", "3")
+    assert not Candle.objects.exists()
 
 
 def test_progress_goes_to_stderr_and_counts_every_bar(settings):

@@ -90,11 +90,16 @@ def test_evaluation_records_the_ending_net_of_fees(binance, direction, expiry_ba
     ("stored_minutes", "ending"),
     [
         # The 1m bars of the 5m bar that reached both levels: the target came first.
-        ([(100, 105, 99, 104), (104, 111, 103, 108), *[(108, 108, 94, 95)] * 3],
+        ([(100, 105, 99, 104), (104, 111, 103, 108), (108, 108, 94, 95), (95, 99, 95, 98),
+          (98, 101, 97, 100)],
          ("win", 110.0, pd.Timedelta(minutes=2), 9.0)),
         ([], ("loss", 95.0, STEP, -6.0)),  # no finer candles stored: the stop counts
+        # 1m bars that do not add up to the 5m bar (they close at 95, it closed at 100) are
+        # another path: not believed, the stop counts.
+        ([(100, 105, 99, 104), (104, 111, 103, 108), *[(108, 108, 94, 95)] * 3],
+         ("loss", 95.0, STEP, -6.0)),
     ],
-    ids=["finer-candles-stored", "none-stored"],
+    ids=["finer-candles-stored", "none-stored", "inconsistent-finer-candles-stored"],
 )  # fmt: skip
 def test_bar_reaching_both_levels_is_settled_on_stored_finer_candles(
     binance, stored_minutes, ending

@@ -171,3 +171,44 @@ def test_an_outcome_with_one_level_hit_is_not_refined():
     outcome = long_trade(candles((100, 111, 99, 108)), timeframe_seconds=HOUR)
     assert not outcome.ambiguous
     assert refine_long(outcome, quarter_hours(START, *[(100, 101, 99, 100)] * 4)) is outcome
+
+
+CONSISTENT_QUARTERS = (
+    (103, 106, 102, 105), (105, 112, 104, 108), (108, 108, 94, 96), (96, 106, 95, 105)
+)
+
+
+def test_finer_candles_of_another_path_are_not_believed_and_the_reason_is_recorded():
+    outcome = long_trade(AMBIGUOUS_BAR, timeframe_seconds=HOUR)
+    # The same shape 7% higher: it reaches the target first, but it is not this bar's data.
+    elsewhere = quarter_hours(BAR_OPEN, *CONSISTENT_QUARTERS)
+    elsewhere[["open", "high", "low", "close"]] *= 1.07
+    refined = refine_long(outcome, elsewhere)
+    assert (refined.result, refined.close_price, refined.ambiguous) == ("loss", 95.0, True)
+    assert "do not aggregate to the bar" in refined.refine_rejected
+    assert refine_long(outcome, quarter_hours(BAR_OPEN, *CONSISTENT_QUARTERS)).result == "win"
+
+
+@pytest.mark.parametrize("column", ["open", "high", "low", "close"])
+def test_each_of_open_high_low_close_must_match_within_the_tolerance(column):
+    outcome = long_trade(AMBIGUOUS_BAR, timeframe_seconds=HOUR)
+    finer = quarter_hours(BAR_OPEN, *CONSISTENT_QUARTERS).astype(float)
+    row = {"open": 0, "close": 3, "high": 1, "low": 2}[column]
+    finer.iloc[row, finer.columns.get_loc(column)] *= 1 + 1e-12  # rounding: believed
+    assert refine_long(outcome, finer).refine_rejected == ""
+    finer.iloc[row, finer.columns.get_loc(column)] *= 1 + 1e-6  # another price: not
+    assert column in refine_long(outcome, finer).refine_rejected
+    loose = refine(outcome, "long", 100.0, 95.0, 110.0, finer, 0.0, 900, HOUR, tolerance=1e-5)
+    assert loose.refine_rejected == "" and loose.result == "win"
+
+
+def test_finer_candles_of_another_source_are_not_believed():
+    path = AMBIGUOUS_BAR.copy()
+    path.attrs["source"] = "demo"
+    outcome = long_trade(path, timeframe_seconds=HOUR)
+    finer = quarter_hours(BAR_OPEN, *CONSISTENT_QUARTERS)
+    finer.attrs["source"] = "binance"
+    refined = refine_long(outcome, finer)
+    assert refined.ambiguous and "binance" in refined.refine_rejected
+    finer.attrs["source"] = "demo"
+    assert refine_long(outcome, finer).result == "win"

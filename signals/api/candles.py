@@ -8,18 +8,15 @@ from rest_framework.views import APIView
 
 import collectors
 from market import store
-from signals.api.serializers import check_asset
+from signals.api.serializers import AssetField, TimeframeField
 
 COLUMNS = ["open", "high", "low", "close", "volume"]
 
 
 class CandlesQuerySerializer(serializers.Serializer):
-    asset = serializers.CharField(max_length=20)
-    timeframe = serializers.ChoiceField(choices=list(collectors.TIMEFRAMES))
+    asset = AssetField(served=True)
+    timeframe = TimeframeField()
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=200)
-
-    def validate_asset(self, value: str) -> str:
-        return check_asset(value)
 
 
 class CandleSerializer(serializers.Serializer):

@@ -1,31 +1,47 @@
-import re
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from rest_framework import serializers
 
 import collectors
 import strategies
 from market.models import DataSource, running_data_source
-from signals.models import (
-    AnalysisRequest,
-    Direction,
-    Signal,
-    StrategyConfig,
-    Watchlist,
-    check_strategy_names,
-)
+from signals import validation
+from signals.models import AnalysisRequest, Direction, Signal, StrategyConfig, Watchlist
 
 
-def check_asset(value: str) -> str:
-    """A market symbol, upper-cased; a ValidationError saying what one looks like otherwise."""
-    value = value.strip().upper()
-    if not re.fullmatch(collectors.ASSET_PATTERN, value):
-        raise serializers.ValidationError(
-            "Not a market symbol: use letters and digits, optionally '.' or '-', e.g. BTCUSDT."
-        )
-    return value
+class AssetField(serializers.CharField):
+    """A market symbol, upper-cased; served=True: one the market data mode serves (in demo
+    mode, a catalogue asset). The rules and messages are signals.validation's."""
+
+    def __init__(self, *, served: bool = False, **kwargs):
+        kwargs.setdefault("max_length", 20)
+        super().__init__(**kwargs)
+        self.served = served
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        return validation.served_asset(value) if self.served else validation.asset(value)
+
+
+class TimeframeField(serializers.ChoiceField):
+    """One of collectors.TIMEFRAMES (an enum in the schema), with validation's message."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=list(collectors.TIMEFRAMES), **kwargs)
+
+    def to_internal_value(self, data):
+        return validation.timeframe(data)
+
+
+class StrategyNameField(serializers.ChoiceField):
+    """A registered strategy's name (an enum in the schema), with validation's message."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=list(strategies.available()), **kwargs)
+
+    def to_internal_value(self, data):
+        return validation.strategy_name(data)
 
 
 class SignalSerializer(serializers.ModelSerializer):
@@ -80,11 +96,8 @@ class AnalysisRequestSerializer(serializers.ModelSerializer):
 
 
 class RequestAnalysisSerializer(serializers.Serializer):
-    asset = serializers.CharField(max_length=20)
-    timeframe = serializers.ChoiceField(choices=list(collectors.TIMEFRAMES), default="5m")
-
-    def validate_asset(self, value: str) -> str:
-        return check_asset(value)
+    asset = AssetField(served=True)
+    timeframe = TimeframeField(default="5m")
 
 
 class AnalysisAcceptedSerializer(serializers.Serializer):
@@ -124,25 +137,15 @@ class PeriodSerializer(serializers.Serializer):
 class PerformanceQuerySerializer(PeriodQuerySerializer):
     """The period plus optional filters of a performance query."""
 
-    strategy = serializers.CharField(required=False)
-    asset = serializers.CharField(required=False)
-    timeframe = serializers.ChoiceField(choices=list(collectors.TIMEFRAMES), required=False)
+    strategy = StrategyNameField(required=False)
+    asset = AssetField(required=False)  # past signals may be of assets no longer served
+    timeframe = TimeframeField(required=False)
     direction = serializers.ChoiceField(choices=Direction.choices, required=False)
     source = serializers.ChoiceField(
         choices=DataSource.choices,
         required=False,
         help_text="Data source; default: the one the platform runs on (MARKET_DATA_MODE).",
     )
-
-    def validate_strategy(self, value: str) -> str:
-        if value not in strategies.available():
-            raise serializers.ValidationError(
-                f"Unknown strategy; available: {', '.join(strategies.available())}."
-            )
-        return value
-
-    def validate_asset(self, value: str) -> str:
-        return check_asset(value)
 
     def validate(self, attrs):
         filters = {key: attrs[key] for key in FILTERS if key in attrs}
@@ -237,16 +240,8 @@ class ScopeField(serializers.CharField):
         return value or None
 
 
-
-
-def check_timeframe(value: str) -> str:
-    if value not in collectors.TIMEFRAMES:
-        raise serializers.ValidationError(f"Use one of {', '.join(collectors.TIMEFRAMES)}.")
-    return value
-
-
 class StrategyConfigSerializer(serializers.ModelSerializer):
-    strategy = serializers.ChoiceField(choices=list(strategies.available()))
+    strategy = StrategyNameField()
     asset = ScopeField(max_length=20)
     timeframe = ScopeField(max_length=4)
     parameters = serializers.JSONField(required=False)
@@ -267,22 +262,18 @@ class StrategyConfigSerializer(serializers.ModelSerializer):
         read_only_fields = ["updated_at", "updated_by"]
 
     def validate_asset(self, value: str) -> str:
-        return check_asset(value) if value else ""
+        # A config may be scoped to any well-formed symbol, served in this mode or not.
+        return validation.asset(value) if value else ""
 
     def validate_timeframe(self, value: str) -> str:
-        return check_timeframe(value) if value else ""
-
-    def validate_parameters(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Must be an object of parameter: value.")
-        return value
+        return validation.timeframe(value) if value else ""
 
     def validate(self, attrs):
         strategy = attrs.get("strategy", getattr(self.instance, "strategy", None))
         parameters = attrs.get("parameters", getattr(self.instance, "parameters", {}))
         try:
-            strategies.get(strategy)(**parameters)
-        except strategies.ParameterError as exc:
+            validation.strategy_parameters(strategy, parameters)
+        except validation.ParameterValidationError as exc:
             raise serializers.ValidationError(
                 {"parameters": {exc.parameter: [exc.reason]}}
             ) from None
@@ -290,7 +281,8 @@ class StrategyConfigSerializer(serializers.ModelSerializer):
 
 
 class WatchlistSerializer(serializers.ModelSerializer):
-    timeframe = serializers.ChoiceField(choices=list(collectors.TIMEFRAMES))
+    asset = AssetField(served=True)
+    timeframe = TimeframeField()
     strategies = serializers.ListField(
         child=serializers.CharField(),
         required=False,
@@ -302,11 +294,5 @@ class WatchlistSerializer(serializers.ModelSerializer):
         fields = ["id", "asset", "timeframe", "enabled", "strategies", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
-    def validate_asset(self, value: str) -> str:
-        return check_asset(value)
-
     def validate_strategies(self, value: list[str]) -> list[str]:
-        try:
-            return check_strategy_names(value)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from None
+        return validation.strategy_names(value)

@@ -15,5 +15,6 @@ urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("health/", views.HealthView.as_view(), name="health"),
     path("candles/", include("signals.api.candles")),
+    path("assets/", include("signals.api.assets")),
     path("", include(router.urls)),
 ]

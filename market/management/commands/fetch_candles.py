@@ -2,12 +2,14 @@
 
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 import collectors
 from collectors.timeframes import utc_now
 from market import store
+from signals import validation
 
 
 class Command(BaseCommand):
@@ -26,6 +28,14 @@ class Command(BaseCommand):
     def handle(self, *args, asset: str, timeframe: str, days: float, **options):
         if days <= 0:
             raise CommandError("--days must be positive")
+        try:
+            asset = validation.served_asset(asset)
+        except ValidationError as exc:
+            raise validation.command_error("--asset", exc) from None
+        try:
+            validation.timeframe(timeframe)
+        except ValidationError as exc:
+            raise validation.command_error("--timeframe", exc) from None
         now = utc_now()
         try:
             with tqdm(

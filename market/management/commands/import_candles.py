@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 import collectors
 from market import importer
+from signals import validation
 
 
 class Command(BaseCommand):
@@ -34,6 +36,14 @@ class Command(BaseCommand):
     ):
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
+        try:
+            asset = validation.asset(asset)  # any market's history may be imported
+        except ValidationError as exc:
+            raise validation.command_error("--asset", exc) from None
+        try:
+            validation.timeframe(timeframe)
+        except ValidationError as exc:
+            raise validation.command_error("--timeframe", exc) from None
         try:
             total = importer.total_bytes(path)
             with tqdm(
