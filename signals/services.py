@@ -54,6 +54,10 @@ def dispatch_analysis(correlation_id: str, *, countdown: float = 0) -> bool:
             countdown=countdown or None,
             timeout=timeout,
             confirm_timeout=timeout,
+            # The worker's own limits apply (TASK_*_TIME_LIMIT where it runs), not the
+            # publisher's: Celery would otherwise stamp the web process's into the message.
+            time_limit=None,
+            soft_time_limit=None,
         )
     except retries.BROKER_ERRORS as exc:
         log.warning(

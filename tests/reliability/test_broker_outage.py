@@ -1,0 +1,33 @@
+"""Accepted means it ends: a request accepted while the broker is down runs once it is back."""
+
+import pytest
+
+from signals import tasks
+from signals.models import AnalysisRequest
+from tests.reliability.conftest import wait_for_status
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_request_accepted_while_the_broker_is_down_ends_once_it_is_back(
+    api_client, rabbit_node, upstream, start_worker
+):
+    upstream.add_symbol("OUTAGEUSDT")
+    start_worker(ANALYSIS_REDISPATCH_AFTER="1")
+    rabbit_node.stop_app()
+    try:
+        response = api_client.post(
+            "/api/signals/request-analysis/", {"asset": "OUTAGEUSDT"}, format="json"
+        )
+        assert response.status_code == 202, response.content
+        correlation_id = response.json()["correlation_id"]
+        assert AnalysisRequest.objects.get(correlation_id=correlation_id).status == "pending"
+    finally:
+        rabbit_node.start_app()
+
+    # The scheduled sweep, as beat sends it, republishes the request whose message was lost.
+    tasks.sweep_analysis_requests.delay()
+    analysis = wait_for_status(correlation_id, "completed", "failed")
+    assert analysis.status == "completed", analysis.error
+    assert analysis.attempts == 1
+    assert analysis.signals_generated >= 1
