@@ -220,13 +220,24 @@ def server_error(status: int = 503) -> Response:
     return Response("Service Unavailable.", status=status, content_type="text/html")
 
 
-@pytest.fixture
-def upstream():
+@pytest.fixture(scope="session")
+def session_upstream():
     binance = ScriptedBinance()
     try:
         yield binance
     finally:
         binance.close()
+
+
+@pytest.fixture
+def upstream(session_upstream):
+    """The scripted Binance, with nothing scripted, held or counted from an earlier test."""
+    session_upstream.release_all()
+    with session_upstream.lock:
+        session_upstream.scripts.clear()
+        session_upstream.holds.clear()
+        session_upstream.requests.clear()
+    return session_upstream
 
 
 # ---- Celery workers this test starts and breaks ----
@@ -312,32 +323,57 @@ class WorkerProcess:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            self.process.wait(20)
+            self.process.wait(10)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
         self.log.close()
 
 
-@pytest.fixture
-def start_worker(rabbit_node, upstream):
-    """start_worker(**env) -> a running WorkerProcess; every one is stopped after the test."""
-    from botsinais.celery import app
+# Short enough for the tests to see them act: a retry waits about 1-2 s, a late message is
+# republished after 1 s, the third lost attempt is the last, the soft limit ends a stall.
+WORKER_SETTINGS = {
+    "ANALYSIS_RETRY_BACKOFF": "2",
+    "ANALYSIS_REDISPATCH_AFTER": "1",
+    "ANALYSIS_MAX_ATTEMPTS": "3",
+    "TASK_SOFT_TIME_LIMIT": "8",
+    "TASK_TIME_LIMIT": "30",
+}
 
-    app.control.purge()  # messages an earlier test left (delayed retries)
-    workers: list[WorkerProcess] = []
 
-    def start(pool: str = "prefork", **env: str) -> WorkerProcess:
-        worker = WorkerProcess(rabbit_node.url, upstream.url, env)
-        workers.append(worker)
-        return worker.start(pool=pool)
+class Workers:
+    """The session's worker: one at a time, restarted when a test killed it."""
 
+    def __init__(self, broker_url: str, binance_url: str) -> None:
+        self.broker_url = broker_url
+        self.binance_url = binance_url
+        self.current: WorkerProcess | None = None
+
+    def running(self) -> WorkerProcess:
+        if self.current is None or self.current.process.poll() is not None:
+            self.current = WorkerProcess(self.broker_url, self.binance_url, WORKER_SETTINGS)
+            self.current.start()
+        return self.current
+
+    def stop(self) -> None:
+        if self.current is not None:
+            self.current.stop()
+
+
+@pytest.fixture(scope="session")
+def workers(rabbit_node, session_upstream):
+    pool = Workers(rabbit_node.url, session_upstream.url)
     try:
-        yield start
+        yield pool
     finally:
-        upstream.release_all()
-        for worker in workers:
-            worker.stop()
+        session_upstream.release_all()
+        pool.stop()
+
+
+@pytest.fixture
+def worker(workers, upstream) -> WorkerProcess:
+    """A running worker (the session's; a new one if a test killed it)."""
+    return workers.running()
 
 
 def wait_for_status(correlation_id, *statuses: str, timeout: float = 90):

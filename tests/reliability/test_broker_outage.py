@@ -10,14 +10,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def test_request_accepted_while_the_broker_is_down_ends_once_it_is_back(
-    api_client, rabbit_node, upstream, start_worker
+    api_client, rabbit_node, upstream, worker
 ):
-    upstream.add_symbol("OUTAGEUSDT")
-    start_worker(ANALYSIS_REDISPATCH_AFTER="1")
+    upstream.add_symbol("DOWNUSDT")
     rabbit_node.stop_app()
     try:
         response = api_client.post(
-            "/api/signals/request-analysis/", {"asset": "OUTAGEUSDT"}, format="json"
+            "/api/signals/request-analysis/", {"asset": "DOWNUSDT"}, format="json"
         )
         assert response.status_code == 202, response.content
         correlation_id = response.json()["correlation_id"]
@@ -25,7 +24,8 @@ def test_request_accepted_while_the_broker_is_down_ends_once_it_is_back(
     finally:
         rabbit_node.start_app()
 
-    # The scheduled sweep, as beat sends it, republishes the request whose message was lost.
+    # The scheduled sweep, as beat sends it, republishes the request whose message was lost
+    # (the worker's ANALYSIS_REDISPATCH_AFTER is 1 s).
     tasks.sweep_analysis_requests.delay()
     analysis = wait_for_status(correlation_id, "completed", "failed")
     assert analysis.status == "completed", analysis.error

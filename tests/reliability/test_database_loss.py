@@ -47,11 +47,10 @@ def test_failure_is_recorded_after_the_connection_died():
 
 
 def test_worker_whose_connection_is_killed_mid_analysis_ends_the_request(
-    api_client, upstream, start_worker
+    api_client, upstream, worker
 ):
     upstream.add_symbol("DBKILLUSDT")
     stalled = upstream.hold("DBKILLUSDT")
-    start_worker(ANALYSIS_RETRY_BACKOFF="0.5")
     response = api_client.post(
         "/api/signals/request-analysis/", {"asset": "DBKILLUSDT"}, format="json"
     )

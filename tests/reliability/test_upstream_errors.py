@@ -15,11 +15,6 @@ def request(api_client, asset: str) -> str:
     return response.json()["correlation_id"]
 
 
-@pytest.fixture
-def worker(start_worker):
-    return start_worker(ANALYSIS_RETRY_BACKOFF="3")
-
-
 def test_rate_limited_upstream_is_retried_after_retry_after_then_completes(
     api_client, upstream, worker
 ):

@@ -20,17 +20,16 @@ def request(api_client, asset: str) -> str:
 
 
 def test_worker_killed_mid_analysis_ends_completed_on_the_next_worker(
-    api_client, upstream, start_worker
+    api_client, upstream, worker, workers
 ):
     upstream.add_symbol("KILLUSDT")
     stalled = upstream.hold("KILLUSDT")
-    worker = start_worker()
     correlation_id = request(api_client, "KILLUSDT")
     wait_for_status(correlation_id, "running")
 
     worker.kill()
     stalled.set()
-    start_worker()
+    workers.running()  # a new worker takes the message the dead one never acknowledged
 
     analysis = wait_for_status(correlation_id, "completed", "failed")
     assert analysis.status == "completed", analysis.error
@@ -38,11 +37,10 @@ def test_worker_killed_mid_analysis_ends_completed_on_the_next_worker(
 
 
 def test_request_that_kills_its_worker_every_time_fails_after_max_attempts(
-    api_client, upstream, start_worker
+    api_client, upstream, worker
 ):
     upstream.add_symbol("POISONUSDT")
     upstream.hold("POISONUSDT")  # never answers: each attempt is running when its process dies
-    worker = start_worker(ANALYSIS_MAX_ATTEMPTS="3")
     correlation_id = request(api_client, "POISONUSDT")
     killed = set()
 
