@@ -122,8 +122,7 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
         log.info("analysis %s: attempt %s superseded", correlation_id, analysis.attempts)
         return reload(analysis)
     except SoftTimeLimitExceeded:
-        limit = settings.TASK_SOFT_TIME_LIMIT
-        return fail(analysis, f"did not finish within the time limit of {limit} s")
+        return fail(analysis, "did not finish within its soft time limit")
     except retries.TRANSIENT_ERRORS as exc:
         return retry_later(analysis, exc)
     except (collectors.MarketDataError, strategies.ParameterError) as exc:

@@ -331,13 +331,14 @@ class WorkerProcess:
 
 
 # Short enough for the tests to see them act: a retry waits about 1-2 s, a late message is
-# republished after 1 s, the third lost attempt is the last, the soft limit ends a stall.
+# republished after 1 s, the third lost attempt is the last. The time limits leave room for a
+# new pool process compiling the numba kernels on a busy machine.
 WORKER_SETTINGS = {
     "ANALYSIS_RETRY_BACKOFF": "2",
     "ANALYSIS_REDISPATCH_AFTER": "1",
     "ANALYSIS_MAX_ATTEMPTS": "3",
-    "TASK_SOFT_TIME_LIMIT": "8",
-    "TASK_TIME_LIMIT": "30",
+    "TASK_SOFT_TIME_LIMIT": "60",
+    "TASK_TIME_LIMIT": "90",
 }
 
 

@@ -1,8 +1,12 @@
 """Accepted means it ends: a request accepted while the broker is down runs once it is back."""
 
-import pytest
+import json
+import re
 
-from signals import tasks
+import pytest
+from django.conf import settings
+
+from signals import services, tasks
 from signals.models import AnalysisRequest
 from tests.reliability.conftest import wait_for_status
 
@@ -31,3 +35,20 @@ def test_request_accepted_while_the_broker_is_down_ends_once_it_is_back(
     assert analysis.status == "completed", analysis.error
     assert analysis.attempts == 1
     assert analysis.signals_generated >= 1
+
+
+def test_a_message_the_broker_refuses_is_known_and_sent_again(rabbit_node, upstream, worker):
+    """Publisher confirms: a nacked message is reported, not silently lost."""
+    upstream.add_symbol("NACKUSDT")
+    analysis = AnalysisRequest.objects.create(asset="NACKUSDT", timeframe="5m")
+    queue = settings.TASK_QUEUE_NAMES["analysis"]
+    full = json.dumps({"max-length": 0, "overflow": "reject-publish"})
+    rabbit_node.ctl("set_policy", "--apply-to", "queues", "full", f"^{re.escape(queue)}$", full)
+    try:
+        assert not services.dispatch_analysis(str(analysis.correlation_id))
+    finally:
+        rabbit_node.ctl("clear_policy", "full")
+
+    assert services.dispatch_analysis(str(analysis.correlation_id))
+    analysis = wait_for_status(analysis.correlation_id, "completed", "failed")
+    assert analysis.status == "completed", analysis.error
