@@ -63,8 +63,8 @@ def with_fresh_connection(write: Callable[[], T], *, tries: int = 3, pause: floa
         try:
             return write()
         except DATABASE_CONNECTION_ERRORS:
-            if attempt == tries:
-                raise
+            if attempt == tries or db.connection.in_atomic_block:
+                raise  # inside a transaction only its owner can start over
             log.warning("database connection lost; retrying on a new one", exc_info=True)
             db.close_old_connections()
             time.sleep(pause * attempt)
