@@ -235,6 +235,37 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing waits for the broker's confirm (a message the broker did not take raises instead of
+# vanishing) and gives up fast when it is down: the request stays pending and the sweeper
+# republishes it (signals/services.py).
+BROKER_PUBLISH_TIMEOUT = env_number("BROKER_PUBLISH_TIMEOUT", 2.0, float, minimum=0.1)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_PUBLISH_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+# Every task: a soft limit it can react to (an analysis fails with the reason), then a hard one
+# that kills the worker process (prefork pool). The thread pool enforces neither.
+TASK_SOFT_TIME_LIMIT = env_number("TASK_SOFT_TIME_LIMIT", 120, int, minimum=1)
+TASK_TIME_LIMIT = env_number("TASK_TIME_LIMIT", 150, int, minimum=2)
+if TASK_TIME_LIMIT <= TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("TASK_TIME_LIMIT must be greater than TASK_SOFT_TIME_LIMIT")
+CELERY_TASK_SOFT_TIME_LIMIT = TASK_SOFT_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = TASK_TIME_LIMIT
+# Analyses: runs a request may take (worker lost, timed out or a transient error each count one)
+# before it is failed with the reason; transient errors wait base * 2^(attempt - 1) seconds,
+# at most the maximum, with jitter, and never less than the source's retry_after.
+ANALYSIS_MAX_ATTEMPTS = env_number("ANALYSIS_MAX_ATTEMPTS", 5, int, minimum=1)
+ANALYSIS_RETRY_BACKOFF = env_number("ANALYSIS_RETRY_BACKOFF", 2.0, float, minimum=0)
+ANALYSIS_RETRY_BACKOFF_MAX = env_number("ANALYSIS_RETRY_BACKOFF_MAX", 120.0, float, minimum=0)
+# The sweeper republishes pending requests whose message is this late, and takes back running
+# ones older than TASK_TIME_LIMIT + ANALYSIS_REAP_MARGIN (their worker is gone).
+ANALYSIS_REDISPATCH_AFTER = env_number("ANALYSIS_REDISPATCH_AFTER", 120, int, minimum=1)
+ANALYSIS_REAP_MARGIN = env_number("ANALYSIS_REAP_MARGIN", 30, int, minimum=0)
+ANALYSIS_SWEEP_BATCH = env_number("ANALYSIS_SWEEP_BATCH", 500, int, minimum=1)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The web process also does the worker's and beat's jobs in threads (botsinais/embedded.py):
 # `make run` turns it on. The full stack has a worker and beat for that.

@@ -68,6 +68,7 @@ class AnalysisRequestAdmin(admin.ModelAdmin):
         "timeframe",
         "source",
         "status",
+        "attempts",
         "signals_generated",
         "requested_by",
         "created_at",

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 import strategies
 from market.models import DataSource, running_data_source
@@ -159,7 +160,17 @@ class AnalysisRequest(models.Model):
         default=list, blank=True, help_text="Strategy names to run; empty means all enabled."
     )
     signals_generated = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
+    error = models.TextField(
+        blank=True, help_text="Why it failed; while it is retried, the last transient error."
+    )
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Runs started; the request fails after ANALYSIS_MAX_ATTEMPTS."
+    )
+    last_dispatched_at = models.DateTimeField(
+        default=timezone.now,
+        db_index=True,
+        help_text="When its latest task message was published (or is due, when delayed).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -1,15 +1,13 @@
 """The scheduled scan: one analysis per enabled watchlist entry, each its own task."""
 
-from celery import group
 from django.db import transaction
 
+from signals import services
 from signals.models import AnalysisRequest, AnalysisSource, Watchlist
 
 
 def scan_watchlist() -> list[AnalysisRequest]:
-    """Create a scheduled AnalysisRequest per enabled entry and fan them out once committed."""
-    from signals import tasks
-
+    """Create a scheduled AnalysisRequest per enabled entry and publish each once committed."""
     with transaction.atomic():
         analyses = [
             AnalysisRequest.objects.create(
@@ -21,9 +19,10 @@ def scan_watchlist() -> list[AnalysisRequest]:
             for entry in Watchlist.objects.filter(enabled=True)
         ]
         ids = [str(analysis.correlation_id) for analysis in analyses]
-        if ids:
-            # A group: each analysis is a separate message any worker may take.
+        # Each analysis is a separate message any worker may take; one the broker does not
+        # take stays pending for the sweeper.
+        for correlation_id in ids:
             transaction.on_commit(
-                lambda: group(tasks.run_analysis.s(i) for i in ids).apply_async()
+                lambda correlation_id=correlation_id: services.dispatch_analysis(correlation_id)
             )
     return analyses

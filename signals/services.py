@@ -1,9 +1,11 @@
 """Write paths for analyses and signals: atomic, status-guarded, follow-up work on commit."""
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pandas as pd
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -12,7 +14,7 @@ import collectors
 import strategies
 from market import store
 from market.models import running_data_source
-from signals import events
+from signals import events, retries
 from signals.models import (
     AnalysisRequest,
     AnalysisSource,
@@ -26,18 +28,54 @@ log = logging.getLogger(__name__)
 
 
 def request_analysis(*, asset: str, timeframe: str, user=None, source=AnalysisSource.API):
-    """A pending analysis request, its task queued once it commits (embedded: after the
-    response, see botsinais.embedded)."""
-    from botsinais import embedded
-    from signals import tasks  # tasks import services; import here to keep the cycle lazy
+    """Store the request and publish its run once committed (embedded: run after the
+    response, see botsinais.embedded).
 
+    Stored means accepted: if the broker does not take the message, the request stays pending
+    and the sweeper publishes it again (see sweep_analysis_requests).
+    """
     with transaction.atomic():
         analysis = AnalysisRequest.objects.create(
             asset=asset, timeframe=timeframe, requested_by=user, source=source
         )
         correlation_id = str(analysis.correlation_id)
-        transaction.on_commit(lambda: embedded.queue_task(tasks.run_analysis, correlation_id))
+        transaction.on_commit(lambda: dispatch_analysis(correlation_id))
     return analysis
+
+
+def dispatch_analysis(correlation_id: str, *, countdown: float = 0) -> bool:
+    """Publish one run of the request, confirmed by the broker; False if it was not taken.
+
+    Never raises for a broker that is down or slow: the caller has already stored the request,
+    and the sweeper publishes any pending one whose message is late.
+    """
+    from botsinais import embedded
+    from signals import tasks  # tasks import services; import here to keep the cycle lazy
+
+    if embedded.runs_tasks_after_response():
+        embedded.run_later(tasks.run_analysis, correlation_id)
+        return True
+    timeout = settings.BROKER_PUBLISH_TIMEOUT
+    try:
+        tasks.run_analysis.apply_async(
+            (correlation_id,),
+            countdown=countdown or None,
+            timeout=timeout,
+            confirm_timeout=timeout,
+            # The worker's own limits apply (TASK_*_TIME_LIMIT where it runs), not the
+            # publisher's: Celery would otherwise stamp the web process's into the message.
+            time_limit=None,
+            soft_time_limit=None,
+        )
+    except retries.BROKER_ERRORS as exc:
+        log.warning(
+            "analysis %s not published (%s: %s); the sweeper will publish it again",
+            correlation_id,
+            type(exc).__name__,
+            exc,
+        )
+        return False
+    return True
 
 
 def enabled_strategies(
@@ -67,23 +105,34 @@ def enabled_strategies(
     return enabled
 
 
+class Superseded(Exception):  # noqa: N818 (a state, like the collectors' errors)
+    """A later attempt (or the sweeper) took the request over: this run must not finish it."""
+
+
 def run_analysis(correlation_id: str) -> AnalysisRequest:
-    """Collect candles, run the strategies, store new signals. Safe to run twice."""
-    # Claim with a guarded update: a finished request is never run again.
-    claimed = AnalysisRequest.objects.filter(
-        correlation_id=correlation_id,
-        status__in=[AnalysisStatus.PENDING, AnalysisStatus.RUNNING],
-    ).update(status=AnalysisStatus.RUNNING, started_at=timezone.now())
-    analysis = AnalysisRequest.objects.get(correlation_id=correlation_id)
-    if not claimed:
+    """Collect candles, run the strategies, store new signals. Safe to run twice.
+
+    Transient failures (see signals/retries.py) put the request back to pending and publish
+    a delayed run; anything else fails it at once with the reason.
+    """
+    analysis, started = start_attempt(correlation_id)
+    if not started:
         return analysis
     try:
         frame = store.load_candles(analysis.asset, analysis.timeframe)
         candidates = find_candidates(frame, analysis)
         with transaction.atomic():
             new_signals = [s for s in (store_signal(c, analysis) for c in candidates) if s]
-            finish(analysis, AnalysisStatus.COMPLETED, signals_generated=len(new_signals))
+            if not finish(analysis, AnalysisStatus.COMPLETED, signals_generated=len(new_signals)):
+                raise Superseded  # rolls back this attempt's signals
             evaluate_after_commit(analysis.asset, analysis.timeframe)
+    except Superseded:
+        log.info("analysis %s: attempt %s superseded", correlation_id, analysis.attempts)
+        return reload(analysis)
+    except SoftTimeLimitExceeded:
+        return fail(analysis, "did not finish within its soft time limit")
+    except retries.TRANSIENT_ERRORS as exc:
+        return retry_later(analysis, exc)
     except (collectors.MarketDataError, strategies.ParameterError) as exc:
         return fail(analysis, str(exc))
     except Exception as exc:
@@ -92,11 +141,79 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
     return analysis
 
 
+def start_attempt(correlation_id: str) -> tuple[AnalysisRequest, bool]:
+    """Claim the request for one more run: (the request, True), or (it, False) when it has
+    ended or has used its attempts (it is then failed with the reason)."""
+    # A redelivered message and a sweeper's republished one can arrive together: the row lock
+    # gives each its own attempt number, and only the latest attempt may finish the request.
+    with transaction.atomic():
+        analysis = AnalysisRequest.objects.select_for_update().get(correlation_id=correlation_id)
+        if analysis.is_finished:
+            return analysis, False
+        if analysis.status == AnalysisStatus.RUNNING:
+            analysis.error = lost_attempt_reason(analysis.attempts)
+        if analysis.attempts >= settings.ANALYSIS_MAX_ATTEMPTS:
+            give_up(analysis, analysis.error)
+            return analysis, False
+        analysis.attempts += 1
+        analysis.status = AnalysisStatus.RUNNING
+        analysis.started_at = timezone.now()
+        analysis.save(update_fields=["attempts", "status", "started_at", "error"])
+    return analysis, True
+
+
+def lost_attempt_reason(attempt: int) -> str:
+    return f"attempt {attempt} did not end: its worker stopped or ran out of time"
+
+
+def retry_later(analysis: AnalysisRequest, error: Exception) -> AnalysisRequest:
+    """Back to pending with the error shown, and a run published after a backoff delay."""
+    reason = f"{type(error).__name__}: {error}"
+    if analysis.attempts >= settings.ANALYSIS_MAX_ATTEMPTS:
+        return give_up(analysis, reason)
+    delay = retries.retry_delay(
+        analysis.attempts,
+        base=settings.ANALYSIS_RETRY_BACKOFF,
+        maximum=settings.ANALYSIS_RETRY_BACKOFF_MAX,
+        retry_after=getattr(error, "retry_after", None),
+    )
+    log.warning("analysis %s: %s; retrying in %.1f s", analysis.correlation_id, reason, delay)
+
+    def back_to_pending() -> int:
+        return AnalysisRequest.objects.filter(
+            pk=analysis.pk, status=AnalysisStatus.RUNNING, attempts=analysis.attempts
+        ).update(
+            status=AnalysisStatus.PENDING,
+            error=f"attempt {analysis.attempts} of {settings.ANALYSIS_MAX_ATTEMPTS} failed, "
+            f"retrying in {delay:.0f} s: {reason}",
+            last_dispatched_at=timezone.now() + timedelta(seconds=delay),
+        )
+
+    if retries.with_fresh_connection(back_to_pending):
+        dispatch_analysis(str(analysis.correlation_id), countdown=delay)
+    return reload(analysis)
+
+
+def give_up(analysis: AnalysisRequest, last_error: str) -> AnalysisRequest:
+    attempts = analysis.attempts
+    reason = f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}"
+    return fail(analysis, f"{reason}; last: {last_error}" if last_error else reason)
+
+
+def reload(analysis: AnalysisRequest) -> AnalysisRequest:
+    retries.with_fresh_connection(analysis.refresh_from_db)
+    return analysis
+
+
 def evaluate_after_commit(asset: str, timeframe: str) -> None:
     """Fresh candles may end open signals of this pair: settle them once this commits."""
     from signals import tasks
 
-    transaction.on_commit(lambda: tasks.evaluate_open_signals.delay(asset, timeframe))
+    # Robust: the analysis has committed by then, and the scheduled evaluation catches up if
+    # the broker does not take this message.
+    transaction.on_commit(
+        lambda: tasks.evaluate_open_signals.delay(asset, timeframe), robust=True
+    )
 
 
 def find_candidates(frame: pd.DataFrame, analysis: AnalysisRequest):
@@ -133,19 +250,101 @@ def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisReques
     return signal
 
 
-def finish(analysis: AnalysisRequest, status: str, *, signals_generated=0, error="") -> None:
+def finish(analysis: AnalysisRequest, status: str, *, signals_generated=0, error="") -> bool:
+    """End the request unless it has ended or a later attempt holds it; False if so."""
+    finished_at = timezone.now()
+    changed = AnalysisRequest.objects.filter(
+        pk=analysis.pk,
+        status__in=[AnalysisStatus.PENDING, AnalysisStatus.RUNNING],
+        attempts=analysis.attempts,
+    ).update(
+        status=status, signals_generated=signals_generated, error=error, finished_at=finished_at
+    )
+    if not changed:
+        return False
     analysis.status = status
     analysis.signals_generated = signals_generated
     analysis.error = error
-    analysis.finished_at = timezone.now()
-    analysis.save(update_fields=["status", "signals_generated", "error", "finished_at"])
+    analysis.finished_at = finished_at
     events.publish(events.analysis_finished(analysis))
+    return True
 
 
 def fail(analysis: AnalysisRequest, reason: str) -> AnalysisRequest:
-    with transaction.atomic():
-        finish(analysis, AnalysisStatus.FAILED, error=reason)
+    """Record the failure, on a new database connection if the old one died."""
+
+    def record() -> None:
+        with transaction.atomic():
+            finish(analysis, AnalysisStatus.FAILED, error=reason)
+
+    retries.with_fresh_connection(record)
+    if analysis.status != AnalysisStatus.FAILED:
+        reload(analysis)  # a later attempt or the sweeper ended it first
     return analysis
+
+
+@dataclass(frozen=True)
+class Sweep:
+    republished: int = 0
+    reaped: int = 0
+    failed: int = 0
+
+
+def sweep_analysis_requests(now=None) -> Sweep:
+    """Make every accepted request end.
+
+    Running requests older than the hard time limit plus a margin lost their worker: each goes
+    back to pending and is published again, or fails once it has used its attempts. Pending
+    requests whose message is later than ANALYSIS_REDISPATCH_AFTER (the broker lost it or was
+    down when it was published) are published again. Every claim is a guarded update, so two
+    sweepers, or a sweeper and a late worker, never both act on a request.
+    """
+    now = now or timezone.now()
+    batch = settings.ANALYSIS_SWEEP_BATCH
+    stuck_since = now - timedelta(seconds=settings.TASK_TIME_LIMIT + settings.ANALYSIS_REAP_MARGIN)
+    late_since = now - timedelta(seconds=settings.ANALYSIS_REDISPATCH_AFTER)
+    reaped = failed = republished = 0
+
+    stuck = AnalysisRequest.objects.filter(
+        status=AnalysisStatus.RUNNING, started_at__lt=stuck_since
+    ).order_by("started_at")[:batch]
+    for analysis in stuck:
+        reason = lost_attempt_reason(analysis.attempts)
+        if analysis.attempts >= settings.ANALYSIS_MAX_ATTEMPTS:
+            failed += give_up(analysis, reason).status == AnalysisStatus.FAILED
+            continue
+        taken_back = AnalysisRequest.objects.filter(
+            pk=analysis.pk,
+            status=AnalysisStatus.RUNNING,
+            attempts=analysis.attempts,
+            started_at=analysis.started_at,
+        ).update(status=AnalysisStatus.PENDING, error=reason, last_dispatched_at=now)
+        if taken_back:
+            reaped += 1
+            dispatch_analysis(str(analysis.correlation_id))
+
+    late = AnalysisRequest.objects.filter(
+        status=AnalysisStatus.PENDING, last_dispatched_at__lt=late_since
+    ).order_by("last_dispatched_at")[:batch]
+    for analysis in late:
+        claimed = AnalysisRequest.objects.filter(
+            pk=analysis.pk,
+            status=AnalysisStatus.PENDING,
+            last_dispatched_at=analysis.last_dispatched_at,
+        ).update(last_dispatched_at=now)
+        if not claimed:
+            continue
+        if not dispatch_analysis(str(analysis.correlation_id)):
+            break  # the broker is down: the rest wait for the next sweep
+        republished += 1
+    if reaped or failed or republished:
+        log.warning(
+            "sweep: %s republished, %s taken back from lost workers, %s failed",
+            republished,
+            reaped,
+            failed,
+        )
+    return Sweep(republished=republished, reaped=reaped, failed=failed)
 
 
 def cancel_active_signals(queryset) -> int:

@@ -62,6 +62,7 @@ def test_unreachable_market_data_is_recorded(settings):
     settings.MARKET_DATA_MODE = "live"
     settings.BINANCE_BASE_URL = "http://127.0.0.1:9"  # discard port: nothing listens
     settings.MARKET_DATA_TIMEOUT = 1
+    settings.ANALYSIS_MAX_ATTEMPTS = 1  # transient: retried until the attempts run out
     analysis = services.run_analysis(str(pending().correlation_id))
     assert analysis.status == AnalysisStatus.FAILED
-    assert analysis.error
+    assert analysis.error.startswith("gave up after 1 attempt; last: UpstreamUnavailable")

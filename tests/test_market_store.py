@@ -251,7 +251,8 @@ def test_a_stock_without_an_api_key_is_a_recorded_failure(live, settings):
     assert "api key" in analysis.error.lower()
 
 
-def test_a_failing_tail_fetch_fails_the_analysis_even_with_stored_candles(live, now):
+def test_a_failing_tail_fetch_fails_the_analysis_even_with_stored_candles(live, now, settings):
+    settings.ANALYSIS_MAX_ATTEMPTS = 1  # a rate limit is retried until the attempts run out
     old = oversold_candles(INTERVAL_MS["1h"], bars=300, now=now - timedelta(hours=5))
     store.insert_candles(old, source="live", asset="BTCUSDT", timeframe="1h")
     live.expect_request("/api/v3/klines").respond_with_data("", status=418)

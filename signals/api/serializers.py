@@ -87,6 +87,7 @@ class AnalysisRequestSerializer(serializers.ModelSerializer):
             "status",
             "signals_generated",
             "error",
+            "attempts",
             "requested_by",
             "created_at",
             "started_at",
