@@ -2,8 +2,8 @@
 itself comes from the REST API and the live feed, so the pages show exactly what the API offers."""
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -170,7 +170,9 @@ def performance_page(request):
     return render_page(request, "signals/performance.html", context)
 
 
-@staff_member_required
+@login_required
 def strategies_page(request):
+    if not request.user.is_staff:
+        raise PermissionDenied  # the API refuses their writes too
     context = {"timeframes": list(collectors.TIMEFRAMES)}
     return render_page(request, "signals/strategies.html", context)
