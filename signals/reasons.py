@@ -38,12 +38,13 @@ def number(value: float, decimals: int = 2) -> str:
 
 
 def price(value: float) -> str:
-    """Six significant digits, like the dashboard's prices."""
+    """Six significant digits without trailing zeros, like the dashboard's prices."""
     value = float(value)
     if value == 0 or not math.isfinite(value):
         return number_format(value)
     decimals = max(0, 5 - math.floor(math.log10(abs(value))))
-    return number_format(round(value, decimals), decimals, force_grouping=True)
+    digits = f"{round(value, decimals):.{decimals}f}".rstrip("0").partition(".")[2]
+    return number_format(round(value, decimals), len(digits), force_grouping=True)
 
 
 def mean_reversion(direction: str, close: float, ind: dict, par: dict) -> str:
