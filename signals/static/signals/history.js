@@ -34,7 +34,7 @@ let loadRequest = 0;
 
 function buildFilters() {
   const form = $("#filters");
-  const reset = form.querySelector("button[type=reset]");
+  const buttons = form.querySelector("button[type=submit]");
   for (const filter of config.filters) {
     let control;
     if (filter.kind === "choice") {
@@ -48,7 +48,7 @@ function buildFilters() {
       control = element("input", {name: filter.name, type: "text", autocomplete: "off",
                                   spellcheck: "false", maxlength: "20"});
     }
-    form.insertBefore(element("label", {}, filter.label, control), reset);
+    form.insertBefore(element("label", {}, filter.label, control), buttons);
   }
   form.addEventListener("change", () => applyFilters());
   form.addEventListener("submit", (event) => { event.preventDefault(); applyFilters(); });
