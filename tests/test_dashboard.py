@@ -26,7 +26,7 @@ def test_dashboard_page_carries_its_config_and_scripts(client, user):
     assert config["urls"]["candles"] == "/api/candles/"
     assert config["urls"]["request_analysis"] == "/api/signals/request-analysis/"
     assert json.dumps(config["urls"]["performance"]) in page
-    for script in ("signals/charts.js", "signals/dashboard.js"):
+    for script in ("signals/common.js", "signals/charts.js", "signals/dashboard.js"):
         assert script in page
     assert 'name="viewport"' in page
 

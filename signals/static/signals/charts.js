@@ -1,155 +1,163 @@
-// Small SVG charts for the dashboard: candles with signal levels, and a line (equity curve).
-// No library: a few hundred shapes per chart, redrawn whole when the data or the size changes.
+// Charts drawn with TradingView's lightweight-charts (vendored in static/vendor): candles with
+// price lines for a signal's levels and markers for its start and end; equity and drawdown.
+// Each container holds one chart, replaced whole when its data changes.
 "use strict";
 
 const Charts = (() => {
-  const SVG_NS = "http://www.w3.org/2000/svg";
-  const priceFormat = new Intl.NumberFormat(undefined, {maximumSignificantDigits: 6});
+  const LC = window.LightweightCharts;
+  const COLORS = {
+    up: "#0a7d35", down: "#b42318", accent: "#2459d6", ink: "#1d2330", grid: "#eef0f3",
+    exit: "#6b3fa0",
+  };
+  const PERCENT_POINTS = {type: "custom", minMove: 0.01, formatter: (value) => show.pnl(value)};
+  const toSeconds = (iso) => Math.floor(Date.parse(iso) / 1000);
 
-  function el(tag, attrs, parent) {
-    const node = document.createElementNS(SVG_NS, tag);
-    for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-    if (parent) parent.appendChild(node);
-    return node;
-  }
+  // Tick labels in the page's language: a year, a month, a day or a time of day.
+  const tickFormats = [
+    new Intl.DateTimeFormat(LANGUAGE, {year: "numeric"}),
+    new Intl.DateTimeFormat(LANGUAGE, {month: "short"}),
+    new Intl.DateTimeFormat(LANGUAGE, {day: "numeric", month: "short"}),
+    new Intl.DateTimeFormat(LANGUAGE, {hour: "2-digit", minute: "2-digit"}),
+    new Intl.DateTimeFormat(LANGUAGE, {hour: "2-digit", minute: "2-digit", second: "2-digit"}),
+  ];
 
-  function text(parent, x, y, content, attrs = {}) {
-    const node = el("text", {x, y, ...attrs}, parent);
-    node.textContent = content;
-    return node;
-  }
-
-  // The drawing area: the element's own size, so the chart stays sharp at any width.
-  function frame(svg) {
-    const width = Math.max(svg.clientWidth || 600, 240);
-    const height = Math.max(svg.clientHeight || 260, 140);
-    svg.replaceChildren();
-    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-    return {width, height};
-  }
-
-  function niceTicks(min, max, count) {
-    const span = max - min || Math.abs(max) || 1;
-    const rough = span / count;
-    const magnitude = 10 ** Math.floor(Math.log10(rough));
-    const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= rough);
-    const ticks = [];
-    for (let i = Math.ceil(min / step); i * step <= max + step * 1e-9; i++) {
-      ticks.push(i === 0 ? 0 : i * step);  // counting steps avoids -0 and drifting sums
-    }
-    return ticks;
-  }
-
-  function timeLabel(date, spanMs) {
-    const options = spanMs > 86400e3
-      ? {month: "short", day: "numeric"}
-      : {hour: "2-digit", minute: "2-digit"};
-    return date.toLocaleString(undefined, options);
-  }
-
-  function empty(svg, message) {
-    const {width, height} = frame(svg);
-    text(svg, width / 2, height / 2, message, {"text-anchor": "middle", class: "chart-empty"});
-  }
-
-  // candles: [{time, open, high, low, close}]; levels: [{label, value, kind}]; marker: ISO time.
-  function candles(svg, allRows, levels = [], marker = null) {
-    if (!allRows.length) return empty(svg, "No candles");
-    const {width, height} = frame(svg);
-    const pad = {left: 6, right: 104, top: 10, bottom: 22};
-    const plotWidth = width - pad.left - pad.right;
-    const plotHeight = height - pad.top - pad.bottom;
-    // A candle needs a few pixels to be read: a narrow screen shows the most recent ones.
-    const rows = allRows.slice(-Math.max(10, Math.floor(plotWidth / 4)));
-    const values = rows.flatMap((c) => [c.high, c.low]).concat(levels.map((l) => l.value));
-    let low = Math.min(...values);
-    let high = Math.max(...values);
-    const margin = (high - low) * 0.05 || Math.abs(high) * 0.01 || 1;
-    low -= margin;
-    high += margin;
-    const band = plotWidth / rows.length;
-    const x = (i) => pad.left + band * (i + 0.5);
-    const y = (v) => pad.top + (high - v) / (high - low) * plotHeight;
-
-    const grid = el("g", {class: "grid"}, svg);
-    for (const tick of niceTicks(low, high, 5)) {
-      el("line", {x1: pad.left, x2: pad.left + plotWidth, y1: y(tick), y2: y(tick)}, grid);
-      text(grid, width - pad.right + 4, y(tick) + 4, priceFormat.format(tick), {class: "axis"});
-    }
-    const times = rows.map((c) => new Date(c.time));
-    const spanMs = times[times.length - 1] - times[0];
-    const every = Math.max(1, Math.ceil(rows.length / Math.max(2, Math.floor(plotWidth / 90))));
-    for (let i = Math.floor(every / 2); i < rows.length; i += every) {
-      text(grid, x(i), height - 6, timeLabel(times[i], spanMs), {class: "axis", "text-anchor": "middle"});
-    }
-
-    if (marker) {
-      const at = new Date(marker).getTime();
-      const index = times.findIndex((t) => t.getTime() >= at);
-      if (index >= 0) {
-        el("line", {x1: x(index), x2: x(index), y1: pad.top, y2: pad.top + plotHeight,
-                    class: "marker"}, svg);
-      }
-    }
-
-    const body = Math.max(1, band * 0.7);
-    const bars = el("g", {}, svg);
-    rows.forEach((c, i) => {
-      const kind = c.close >= c.open ? "up" : "down";
-      el("line", {x1: x(i), x2: x(i), y1: y(c.high), y2: y(c.low), class: `wick ${kind}`}, bars);
-      const top = y(Math.max(c.open, c.close));
-      el("rect", {x: x(i) - body / 2, y: top, width: body,
-                  height: Math.max(1, y(Math.min(c.open, c.close)) - top), class: kind}, bars);
+  function create(container, extra = {}) {
+    container.chart?.remove();
+    const chart = LC.createChart(container, {
+      autoSize: true,
+      layout: {background: {color: "#ffffff"}, textColor: COLORS.ink,
+               fontFamily: "system-ui, sans-serif", attributionLogo: true},
+      grid: {vertLines: {color: COLORS.grid}, horzLines: {color: COLORS.grid}},
+      localization: {
+        locale: LANGUAGE || navigator.language,
+        timeFormatter: (time) => Formats.dateTime.format(new Date(time * 1000)),
+        priceFormatter: (value) => Formats.price.format(value),
+      },
+      timeScale: {
+        timeVisible: true, secondsVisible: false, borderVisible: false,
+        tickMarkFormatter: (time, type) => tickFormats[type].format(new Date(time * 1000)),
+      },
+      rightPriceScale: {borderVisible: false},
+      ...extra,
     });
+    container.chart = chart;
+    return chart;
+  }
 
+  // Ascending, one point per second: the library refuses repeated or unordered times.
+  function ordered(points) {
+    const byTime = new Map();
+    for (const point of points) byTime.set(point.time, point);
+    return [...byTime.values()].sort((a, b) => a.time - b.time);
+  }
+
+  function empty(container, message) {
+    container.chart?.remove();
+    container.chart = null;
+    container.replaceChildren(element("p", {className: "chart-empty"}, message));
+    container.dataset.drawn = "empty";
+  }
+
+  // The bar a moment falls in: the last one opening at or before it.
+  function barAt(bars, seconds) {
+    let found = null;
+    for (const bar of bars) {
+      if (bar.time <= seconds) found = bar;
+      else break;
+    }
+    return found;
+  }
+
+  // candles: [{time (ISO), open, high, low, close}]; levels: [{label, price, kind}];
+  // markers: [{time (ISO), price?, kind: "signal-long" | "signal-short" | "exit", text}].
+  function candles(container, rows, {levels = [], markers = [], focus = null} = {}) {
+    if (!rows.length) return empty(container, _("No candles"));
+    container.replaceChildren();
+    const chart = create(container);
+    const series = chart.addSeries(LC.CandlestickSeries, {
+      upColor: COLORS.up, downColor: COLORS.down, borderVisible: false,
+      wickUpColor: COLORS.up, wickDownColor: COLORS.down, priceLineVisible: false,
+    });
+    const bars = ordered(rows.map((c) => ({
+      time: toSeconds(c.time), open: c.open, high: c.high, low: c.low, close: c.close,
+    })));
+    series.setData(bars);
     for (const level of levels) {
-      const g = el("g", {class: `level ${level.kind}`}, svg);
-      el("line", {x1: pad.left, x2: pad.left + plotWidth, y1: y(level.value), y2: y(level.value)}, g);
-      el("rect", {x: width - pad.right + 1, y: y(level.value) - 9, width: pad.right - 2,
-                  height: 18, rx: 3}, g);
-      text(g, width - pad.right + 4, y(level.value) + 4,
-           `${level.label} ${priceFormat.format(level.value)}`);
+      series.createPriceLine({
+        price: level.price, title: level.label, lineWidth: 2, axisLabelVisible: true,
+        color: {entry: COLORS.accent, stop: COLORS.down, target: COLORS.up}[level.kind]
+          || COLORS.exit,
+        lineStyle: level.kind === "entry" ? LC.LineStyle.Solid : LC.LineStyle.Dashed,
+      });
     }
+    const placed = [];
+    for (const marker of markers) {
+      const bar = barAt(bars, toSeconds(marker.time));
+      if (!bar) continue;  // older than the candles shown
+      placed.push(markerFor(marker, bar.time));
+    }
+    placed.sort((a, b) => a.time - b.time);
+    LC.createSeriesMarkers(series, placed);
+    showAround(chart, bars, focus);
+    Object.assign(container.dataset, {
+      drawn: "candles", candles: bars.length, levels: levels.length, markers: placed.length,
+    });
+    return chart;
   }
 
-  // points: [{time, value}] in time order; the zero line is drawn when it is in range.
-  function line(svg, points, {emptyMessage = "No data yet", unit = ""} = {}) {
-    if (!points.length) return empty(svg, emptyMessage);
-    const {width, height} = frame(svg);
-    const pad = {left: 6, right: 58, top: 10, bottom: 22};
-    const plotWidth = width - pad.left - pad.right;
-    const plotHeight = height - pad.top - pad.bottom;
-    const times = points.map((p) => new Date(p.time).getTime());
-    const values = points.map((p) => p.value);
-    let low = Math.min(0, ...values);
-    let high = Math.max(0, ...values);
-    const margin = (high - low) * 0.08 || 1;
-    low -= margin;
-    high += margin;
-    const first = times[0];
-    const span = times[times.length - 1] - first;
-    const x = (t, i) => pad.left + (span ? (t - first) / span : i / Math.max(1, points.length - 1))
-      * plotWidth;
-    const y = (v) => pad.top + (high - v) / (high - low) * plotHeight;
-
-    const grid = el("g", {class: "grid"}, svg);
-    for (const tick of niceTicks(low, high, 4)) {
-      el("line", {x1: pad.left, x2: pad.left + plotWidth, y1: y(tick), y2: y(tick),
-                  class: tick === 0 ? "zero" : ""}, grid);
-      text(grid, width - pad.right + 4, y(tick) + 4, `${priceFormat.format(tick)}${unit}`,
-           {class: "axis"});
+  function markerFor(marker, time) {
+    if (marker.kind === "exit") {
+      return {time, position: isNumber(marker.price) ? "atPriceMiddle" : "aboveBar",
+              price: marker.price, shape: "circle", color: COLORS.exit, text: marker.text};
     }
-    text(grid, pad.left, height - 6, timeLabel(new Date(first), span), {class: "axis"});
-    text(grid, pad.left + plotWidth, height - 6, timeLabel(new Date(first + span), span),
-         {class: "axis", "text-anchor": "end"});
-
-    const coords = points.map((p, i) => `${x(times[i], i).toFixed(1)},${y(p.value).toFixed(1)}`);
-    const kind = values[values.length - 1] >= 0 ? "up" : "down";
-    el("polygon", {points: `${x(first, 0)},${y(0)} ${coords.join(" ")} ` +
-                           `${x(first + span, points.length - 1)},${y(0)}`,
-                   class: `area ${kind}`}, svg);
-    el("polyline", {points: coords.join(" "), class: `curve ${kind}`}, svg);
+    const long = marker.kind === "signal-long";
+    return {time, position: long ? "belowBar" : "aboveBar", shape: long ? "arrowUp" : "arrowDown",
+            color: long ? COLORS.up : COLORS.down, text: marker.text};
   }
 
-  return {candles, line};
+  // Enough bars to read: around the focus moment when there is one, else the latest.
+  function showAround(chart, bars, focus) {
+    const visible = 120;
+    if (bars.length <= visible) {
+      chart.timeScale().fitContent();
+      return;
+    }
+    let index = bars.length - 1;
+    if (focus) {
+      const bar = barAt(bars, toSeconds(focus));
+      if (bar) index = Math.min(bars.length - 1, bars.indexOf(bar) + visible / 3);
+    }
+    chart.timeScale().setVisibleLogicalRange({from: index - visible, to: index + 5});
+  }
+
+  // points: [{time (ISO), value}] of cumulative pnl (percent points); drawdown below it, from the
+  // same points unless the response carried its own ([{time, value}], zero or negative).
+  function equity(container, points, {drawdown = null} = {}) {
+    if (!points.length) return empty(container, _("No closed signals in this period"));
+    container.replaceChildren();
+    const chart = create(container);
+    const curve = ordered(points.map((p) => ({time: toSeconds(p.time), value: p.value})));
+    const last = curve[curve.length - 1].value;
+    const equitySeries = chart.addSeries(LC.AreaSeries, {
+      lineColor: last >= 0 ? COLORS.up : COLORS.down, lineWidth: 2,
+      topColor: last >= 0 ? "#0a7d3540" : "#b4231840", bottomColor: "#ffffff00",
+      title: _("Equity"), priceLineVisible: false, priceFormat: PERCENT_POINTS,
+    });
+    equitySeries.setData(curve);
+    let peak = -Infinity;
+    const falls = drawdown
+      ? ordered(drawdown.map((p) => ({time: toSeconds(p.time), value: -Math.abs(p.value)})))
+      : curve.map((p) => ({time: p.time, value: p.value - (peak = Math.max(peak, p.value, 0))}));
+    const drawdownSeries = chart.addSeries(LC.AreaSeries, {
+      lineColor: COLORS.down, lineWidth: 1, topColor: "#b4231800", bottomColor: "#b4231860",
+      title: _("Drawdown"), priceLineVisible: false, priceFormat: PERCENT_POINTS,
+    }, 1);
+    drawdownSeries.setData(falls);
+    chart.panes()[1]?.setStretchFactor(0.4);
+    chart.timeScale().fitContent();
+    Object.assign(container.dataset, {drawn: "equity", points: curve.length});
+    return chart;
+  }
+
+  return {candles, equity, empty};
 })();

@@ -1,65 +1,13 @@
-// The dashboard: active signals kept live over the WebSocket, analysis requests followed by
-// correlation id, the performance record and a price chart for the selected signal.
+// The overview: active signals kept live, analysis requests followed by correlation id (recent
+// ones loaded from the API, so they survive a reload), the last 30 days' record and a price
+// chart of the selected signal.
 "use strict";
 
-const config = JSON.parse(document.getElementById("dashboard-config").textContent);
-const $ = (selector) => document.querySelector(selector);
-const priceFormat = new Intl.NumberFormat(undefined, {maximumSignificantDigits: 6});
-const timeFormat = new Intl.DateTimeFormat(undefined, {dateStyle: "short", timeStyle: "short"});
-
-// After a reconnect, ask for events from a little before the last one seen: a transaction that
-// committed late may carry an earlier timestamp. Handlers are idempotent, so repeats are harmless.
-const CATCH_UP_MARGIN_MS = 60_000;
-const RECONNECT_MIN_MS = 1_000;
-const RECONNECT_MAX_MS = 30_000;
 // If no analysis event arrives this soon (feed down?), poll the status_url instead.
 const POLL_AFTER_MS = 4_000;
 const POLL_EVERY_MS = 2_000;
-const MAX_PAGES = 20;
-
-class ApiError extends Error {
-  constructor(status, body) {
-    super(`HTTP ${status}`);
-    this.status = status;
-    this.body = body;
-  }
-}
-
-async function api(url, options = {}) {
-  const response = await fetch(url, {
-    credentials: "same-origin",
-    ...options,
-    headers: {"Accept": "application/json", "X-CSRFToken": config.csrf_token, ...options.headers},
-  });
-  const body = await response.json().catch(() => null);
-  // A GET refused means the session is gone (a refused POST may just be a CSRF problem).
-  if ((response.status === 401 || response.status === 403) && !options.method) loggedOut();
-  if (!response.ok) throw new ApiError(response.status, body);
-  return body;
-}
-
-// Every page of a paginated list, up to MAX_PAGES.
-async function allPages(url) {
-  const results = [];
-  for (let page = 0; url && page < MAX_PAGES; page++) {
-    const body = await api(url);
-    results.push(...body.results);
-    url = body.next;
-  }
-  return results;
-}
-
-function query(url, params) {
-  return `${url}?${new URLSearchParams(params)}`;
-}
-
-function cell(row, label, content, className = "") {
-  const td = row.insertCell();
-  td.dataset.label = label;
-  td.textContent = content;
-  if (className) td.className = className;
-  return td;
-}
+const RECENT_ANALYSES = 8;
+const SUMMARY_FIGURES = ["total_signals", "win_rate", "total_pnl", "average_r"];
 
 // ---- active signals ----
 
@@ -84,20 +32,23 @@ function renderSignals(flashId = null) {
     const tr = tbody.insertRow();
     tr.dataset.id = s.id;
     tr.dataset.asset = s.asset;
-    tr.tabIndex = 0;
     tr.classList.toggle("selected", s.id === selectedId);
     if (s.id === flashId) tr.classList.add("flash");
-    cell(tr, "Asset", s.asset, "asset");
-    cell(tr, "Direction", s.direction, `dir ${s.direction}`);
-    cell(tr, "Strategy", s.strategy.replaceAll("_", " "));
-    cell(tr, "Timeframe", s.timeframe);
-    cell(tr, "Entry", priceFormat.format(s.entry_price), "num");
-    cell(tr, "Stop", priceFormat.format(s.stop_loss), "num");
-    cell(tr, "Target", priceFormat.format(s.take_profit), "num");
-    cell(tr, "Confidence", `${Math.round(s.confidence * 100)}%`, "num");
-    cell(tr, "Created", timeFormat.format(new Date(s.created_at)));
+    cell(tr, _("Asset"), element("a", {href: signalUrl(s.id)}, s.asset), "asset");
+    cell(tr, _("Direction"), show.label(s.direction), `dir ${s.direction}`);
+    cell(tr, _("Strategy"), show.strategy(s.strategy));
+    cell(tr, _("Timeframe"), s.timeframe);
+    cell(tr, _("Entry"), show.price(s.entry_price), "num");
+    cell(tr, _("Stop"), show.price(s.stop_loss), "num");
+    cell(tr, _("Target"), show.price(s.take_profit), "num");
+    cell(tr, _("Strength"), show.strength(s.confidence), "num");
+    cell(tr, _("Created"), show.time(s.created_at));
+    const chartButton = element("button", {type: "button", className: "link-button",
+                                           "aria-label": format(_("Chart %(asset)s"), {asset: s.asset})},
+                                _("Chart"));
+    cell(tr, "", chartButton);
   }
-  $("#active-count").textContent = rows.length;
+  $("#active-count").textContent = Formats.integer.format(rows.length);
   $("#signals-empty").hidden = rows.length > 0;
   if (selectedId !== null && !activeSignals.has(selectedId)) selectSignal(rows[0]?.id ?? null);
 }
@@ -107,54 +58,51 @@ async function loadActive() {
   activeSignals.clear();
   for (const s of signals) activeSignals.set(s.id, s);
   renderSignals();
-  if (selectedId === null && signals.length) selectSignal(signals[0].id);
+  if (selectedId === null) selectSignal(signals[0]?.id ?? null);
 }
 
-function onRowChosen(event) {
-  const row = event.target.closest("tr[data-id]");
-  if (!row || (event.type === "keydown" && event.key !== "Enter")) return;
-  selectSignal(row.dataset.id);
+function onChartChosen(event) {
+  const button = event.target.closest("button.link-button");
+  if (button) selectSignal(button.closest("tr[data-id]").dataset.id);
 }
 
-// ---- price chart for the selected signal ----
+// ---- price chart of the selected signal ----
 
 let chartRequest = 0;
-let lastChart = null;
 
 async function selectSignal(id) {
   selectedId = id;
-  for (const tr of document.querySelectorAll("#signals tbody tr")) {
-    tr.classList.toggle("selected", tr.dataset.id === id);
-  }
+  for (const tr of $$("#signals tbody tr")) tr.classList.toggle("selected", tr.dataset.id === id);
   const signal = activeSignals.get(id);
-  const svg = $("#price-chart");
+  const container = $("#price-chart");
   if (!signal) {
     $("#chart-title").textContent = "";
-    lastChart = null;
-    svg.replaceChildren();
+    Charts.empty(container, _("No signal selected"));
     return;
   }
-  $("#chart-title").textContent = `${signal.asset} ${signal.timeframe} · ${signal.direction}`;
+  $("#chart-title").textContent =
+    `${signal.asset} ${signal.timeframe} · ${show.label(signal.direction)}`;
   const request = ++chartRequest;
   try {
     const candles = await api(query(config.urls.candles,
       {asset: signal.asset, timeframe: signal.timeframe, limit: 120}));
     if (request !== chartRequest) return;  // another signal was chosen meanwhile
-    lastChart = () => Charts.candles(svg, candles, [
-      {label: "Target", value: signal.take_profit, kind: "target"},
-      {label: "Entry", value: signal.entry_price, kind: "entry"},
-      {label: "Stop", value: signal.stop_loss, kind: "stop"},
-    ], signal.candle_time);
-    lastChart();
+    Charts.candles(container, candles, {
+      levels: [
+        {label: _("Target"), price: signal.take_profit, kind: "target"},
+        {label: _("Entry"), price: signal.entry_price, kind: "entry"},
+        {label: _("Stop"), price: signal.stop_loss, kind: "stop"},
+      ],
+      markers: [{time: signal.candle_time, kind: `signal-${signal.direction}`, text: _("signal")}],
+    });
   } catch (error) {
     if (request !== chartRequest) return;
-    lastChart = null;
-    const detail = error.body?.detail || error.message;
-    Charts.line(svg, [], {emptyMessage: `Candles unavailable: ${detail}`});
+    Charts.empty(container, format(_("Candles unavailable: %(reason)s"),
+                                   {reason: error.body?.detail || errorText(error)}));
   }
 }
 
-// ---- analysis requests, followed by correlation id ----
+// ---- analyses, followed by correlation id ----
 
 const analyses = new Map();
 // Events by correlation id, kept even before the POST answers: a fast worker can finish first.
@@ -179,23 +127,27 @@ function showAnalysisEvents(id) {
   if (!seen || !analyses.has(id)) return;
   if (seen.final?.event_type === "AnalysisCompleted") finishAnalysis(id, "completed", seen.final.data);
   else if (seen.final?.event_type === "AnalysisFailed") finishAnalysis(id, "failed", seen.final.data);
-  else if (seen.found.size) setAnalysisState(id, "running", `running: ${seen.found.size} signal(s)…`);
+  else if (seen.found.size) {
+    setAnalysisState(id, "running", format(_("running: %(count)s signal(s)…"), {count: seen.found.size}));
+  }
 }
 
-function analysisItem(id, asset, timeframe) {
-  const li = document.createElement("li");
-  li.dataset.correlationId = id;
-  const title = document.createElement("strong");
-  title.textContent = `${asset} ${timeframe}`;
-  const state = document.createElement("span");
-  state.className = "state";
-  const ref = document.createElement("code");
-  ref.textContent = id.slice(0, 8);
-  ref.title = id;
-  li.append(title, " ", state, " ", ref);
-  $("#analyses").prepend(li);
-  while ($("#analyses").children.length > 8) $("#analyses").lastElementChild.remove();
-  return li;
+function addAnalysis(id, asset, timeframe, {atEnd = false} = {}) {
+  if (analyses.has(id)) return analyses.get(id);
+  const li = element("li", {className: "analysis", dataset: {correlationId: id}},
+                     element("strong", {}, `${asset} ${timeframe}`), " ",
+                     element("span", {className: "state"}), " ",
+                     element("code", {title: id}, id.slice(0, 8)));
+  const list = $("#analyses");
+  if (atEnd) list.append(li);
+  else list.prepend(li);
+  while (list.children.length > RECENT_ANALYSES) {
+    analyses.delete(list.lastElementChild.dataset.correlationId);
+    list.lastElementChild.remove();
+  }
+  const analysis = {li, state: null, timer: null};
+  analyses.set(id, analysis);
+  return analysis;
 }
 
 function setAnalysisState(id, state, message) {
@@ -210,10 +162,42 @@ function setAnalysisState(id, state, message) {
 function finishAnalysis(id, status, data) {
   if (status === "completed") {
     const n = data.signals_generated;
-    setAnalysisState(id, "completed", `completed: ${n} new signal${n === 1 ? "" : "s"}`);
+    setAnalysisState(id, "completed", n === 1
+      ? _("completed: 1 new signal")
+      : format(_("completed: %(count)s new signals"), {count: n}));
   } else {
-    setAnalysisState(id, "failed", `failed: ${data.reason || data.error || "unknown reason"}`);
+    setAnalysisState(id, "failed", format(_("failed: %(reason)s"),
+                                          {reason: data.reason || data.error || _("unknown reason")}));
   }
+}
+
+function showAnalysisStatus(analysis) {
+  const id = analysis.correlation_id;
+  if (analysis.status === "completed" || analysis.status === "failed") {
+    finishAnalysis(id, analysis.status, analysis);
+  } else {
+    setAnalysisState(id, analysis.status, analysis.status === "running" ? _("running…") : _("queued…"));
+  }
+}
+
+// The recent analyses as the API has them; the pending ones are followed like new ones.
+async function loadAnalyses() {
+  const page = await api(query(config.urls.analyses, {ordering: "-created_at"}));
+  for (const analysis of page.results.slice(0, RECENT_ANALYSES)) {
+    const known = analyses.has(analysis.correlation_id);
+    addAnalysis(analysis.correlation_id, analysis.asset, analysis.timeframe, {atEnd: !known});
+    showAnalysisStatus(analysis);
+    if (!["completed", "failed"].includes(analysis.status)) {
+      followAnalysis(analysis.correlation_id, `${config.urls.analyses}${analysis.correlation_id}/`);
+    }
+    showAnalysisEvents(analysis.correlation_id);
+  }
+}
+
+function followAnalysis(id, statusUrl) {
+  const analysis = analyses.get(id);
+  clearTimeout(analysis.timer);
+  analysis.timer = setTimeout(() => pollAnalysis(id, statusUrl), POLL_AFTER_MS);
 }
 
 // The fallback when the live feed says nothing: the analysis' own status URL.
@@ -222,14 +206,13 @@ async function pollAnalysis(id, statusUrl) {
   if (!analysis || analysis.state === "completed" || analysis.state === "failed") return;
   try {
     const body = await api(statusUrl);
+    showAnalysisStatus(body);
     if (body.status === "completed" || body.status === "failed") {
-      finishAnalysis(id, body.status, body);
       if (body.signals_generated) loadActive();
       return;
     }
-    setAnalysisState(id, body.status, `${body.status}…`);
   } catch (error) {
-    setAnalysisState(id, "pending", `waiting (status: ${error.message})`);
+    setAnalysisState(id, "pending", format(_("waiting (status: %(reason)s)"), {reason: error.message}));
   }
   analysis.timer = setTimeout(() => pollAnalysis(id, statusUrl), POLL_EVERY_MS);
 }
@@ -243,69 +226,37 @@ async function requestAnalysis(event) {
   error.textContent = "";
   form.querySelector("button").disabled = true;
   try {
-    const body = await api(config.urls.request_analysis, {
-      method: "POST",
-      headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({asset, timeframe}),
-    });
+    const body = await sendJson(config.urls.request_analysis, "POST", {asset, timeframe});
     const id = body.correlation_id;
-    const li = analysisItem(id, asset, timeframe);
-    analyses.set(id, {li, state: "pending",
-                      timer: setTimeout(() => pollAnalysis(id, body.status_url), POLL_AFTER_MS)});
-    setAnalysisState(id, "pending", "queued…");
+    addAnalysis(id, asset, timeframe);
+    setAnalysisState(id, "pending", _("queued…"));
+    followAnalysis(id, body.status_url);
     showAnalysisEvents(id);
   } catch (failure) {
-    const body = failure.body || {};
-    error.textContent = Object.entries(body)
-      .map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`)
-      .join(" ") || failure.message;
+    error.textContent = errorText(failure);
   } finally {
     form.querySelector("button").disabled = false;
   }
 }
 
-// ---- performance ----
+// ---- the last 30 days ----
 
-let lastEquity = null;
 let performanceTimer = null;
 
 async function loadPerformance() {
-  const summary = await api(query(config.urls.performance, {source: config.source}));
-  const pnl = Number(summary.total_pnl ?? 0);
-  const stats = [
-    ["Signals", summary.total_signals],
-    ["Wins", summary.winning_signals],
-    ["Losses", summary.losing_signals],
-    ["Win rate", `${(Number(summary.win_rate ?? 0) * 100).toFixed(1)}%`],
-    ["Total PnL", `${pnl >= 0 ? "+" : ""}${pnl.toFixed(2)}%`],
-  ];
-  $("#performance").replaceChildren(...stats.map(([label, value]) => {
-    const div = document.createElement("div");
-    const dt = document.createElement("dt");
-    const dd = document.createElement("dd");
-    dt.textContent = label;
-    dd.textContent = value;
-    if (label === "Total PnL") dd.className = pnl >= 0 ? "long" : "short";
-    div.append(dt, dd);
-    return div;
-  }));
-  let points;
-  if (Array.isArray(summary.equity_curve)) {
-    points = summary.equity_curve.map((p) => ({time: p.time, value: p.cumulative_pnl}));
-  } else {
-    // No curve from the server yet: add up the closed signals' pnl of the same period.
-    const closed = await allPages(query(config.urls.signals, {
-      status: "closed", ordering: "closed_at", source: config.source,
-      created_after: summary.period.from,
-      created_before: summary.period.to,
-    }));
-    let total = 0;
-    points = closed.filter((s) => s.pnl !== null && s.closed_at)
-      .map((s) => ({time: s.closed_at, value: (total += s.pnl)}));
-  }
-  const svg = $("#equity-chart");
-  lastEquity = () => Charts.line(svg, points, {emptyMessage: "No closed signals yet", unit: "%"});
-  lastEquity();
+  const summary = await api(config.urls.performance);
+  const keys = SUMMARY_FIGURES.filter((key) => key in summary);
+  renderFigures($("#performance"), summary, keys.length ? keys : figureKeys(summary).slice(0, 4));
+  Charts.equity($("#equity-chart"), equityPoints(summary));
+}
+
+// The response's curve, whatever its value is called ({time, <value>}).
+function equityPoints(summary) {
+  const curve = summary.equity_curve || [];
+  return curve.map((point) => {
+    const key = Object.keys(point).find((k) => k !== "time" && typeof point[k] === "number");
+    return {time: point.time, value: point[key]};
+  });
 }
 
 function refreshPerformanceSoon() {
@@ -313,58 +264,9 @@ function refreshPerformanceSoon() {
   performanceTimer = setTimeout(() => loadPerformance().catch(console.error), 1_000);
 }
 
-// ---- the live feed ----
+// ---- live events ----
 
-const live = {
-  socket: null, attempts: 0, opened: false, stopped: false, lastTimestamp: config.server_time,
-};
-let reconnectTimer = null;
-
-function setConnection(state, message) {
-  const badge = $("#connection");
-  badge.className = `connection ${state}`;
-  badge.textContent = message;
-  document.body.dataset.connection = state;
-}
-
-function loggedOut() {
-  live.stopped = true;
-  if (live.socket) live.socket.close();
-  setConnection("offline", "Logged out: reload to log in again");
-}
-
-function connect() {
-  if (live.stopped) return;
-  clearTimeout(reconnectTimer);
-  setConnection("connecting", live.attempts ? "Reconnecting…" : "Connecting…");
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}${config.ws_path}`);
-  live.socket = socket;
-  live.opened = false;
-  socket.onopen = () => {
-    live.opened = true;
-    live.attempts = 0;
-    setConnection("live", "Live");
-    const after = new Date(new Date(live.lastTimestamp).getTime() - CATCH_UP_MARGIN_MS);
-    socket.send(JSON.stringify({action: "since", after: after.toISOString()}));
-  };
-  socket.onmessage = (message) => handleEvent(JSON.parse(message.data));
-  socket.onclose = () => {
-    if (live.socket !== socket || live.stopped) return;
-    // Refused before opening: maybe the session ended; the REST call finds out (403).
-    if (!live.opened) api(config.urls.performance).catch(() => {});
-    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** live.attempts)
-      * (0.75 + Math.random() / 2);
-    live.attempts += 1;
-    setConnection("offline", `Offline: retrying in ${Math.round(delay / 1000)} s`);
-    reconnectTimer = setTimeout(connect, delay);
-  };
-}
-
-function handleEvent(event) {
-  if (Date.parse(event.timestamp) > Date.parse(live.lastTimestamp)) {
-    live.lastTimestamp = event.timestamp;
-  }
+onLiveEvent((event) => {
   const data = event.data || {};
   switch (event.event_type) {
     case "SignalGenerated":
@@ -378,34 +280,23 @@ function handleEvent(event) {
       break;
     case "AnalysisCompleted":
     case "AnalysisFailed":
+      if (event.correlation_id && !analyses.has(event.correlation_id) && data.asset) {
+        addAnalysis(event.correlation_id, data.asset, data.timeframe);
+      }
       noteAnalysisEvent(event);
       break;
     case "HealthCheck":
-      $("#heartbeat").textContent = `heartbeat ${timeFormat.format(new Date(event.timestamp))}`;
+      $("#heartbeat").textContent = format(_("heartbeat %(time)s"), {time: show.time(event.timestamp)});
       break;
     case "caught_up":
       if (data.truncated) loadActive().catch(console.error);
       break;
-    case "error":
-      console.warn("live feed:", data.error);
-      break;
   }
-}
-
-// ---- start ----
+});
 
 $("#analysis-form").addEventListener("submit", requestAnalysis);
-$("#signals tbody").addEventListener("click", onRowChosen);
-$("#signals tbody").addEventListener("keydown", onRowChosen);
-window.addEventListener("online", () => {
-  if (!live.socket || live.socket.readyState === WebSocket.CLOSED) connect();
-});
-let resizeTimer = null;
-new ResizeObserver(() => {
-  clearTimeout(resizeTimer);
-  resizeTimer = setTimeout(() => { lastChart?.(); lastEquity?.(); }, 100);
-}).observe($("main"));
+$("#signals tbody").addEventListener("click", onChartChosen);
 
 loadActive().catch(console.error);
+loadAnalyses().catch(console.error);
 loadPerformance().catch(console.error);
-connect();
