@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 import collectors
-from market.models import running_data_source
 import strategies
+from market.models import running_data_source
 from signals import reasons
 from signals.api.filters import SignalFilter
 from signals.api.views import SignalViewSet
