@@ -90,6 +90,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "botsinais.middleware.DatabaseBusyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -124,7 +125,33 @@ try:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 except Exception as exc:  # django-environ's messages do not name the variable
     raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from None
-DATABASES["default"]["CONN_MAX_AGE"] = env_number("DATABASE_CONN_MAX_AGE", 60, int, minimum=0)
+# On PostgreSQL every process keeps a bounded pool of connections (Django's psycopg pool): a
+# request beyond it waits up to DATABASE_POOL_TIMEOUT, then is answered 503 with Retry-After
+# (botsinais/middleware.py). Without a cap every in-flight request opened its own connection
+# until the server refused them all. See docs/capacity.md for the measurements.
+DATABASE_POOL = DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool(
+    "DATABASE_POOL", default=True
+)
+DATABASES["default"]["CONN_MAX_AGE"] = env_number(
+    "DATABASE_CONN_MAX_AGE", 0 if DATABASE_POOL else 60, int, minimum=0
+)
+if DATABASE_POOL:
+    if DATABASES["default"]["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured("DATABASE_CONN_MAX_AGE must be 0 with DATABASE_POOL=true")
+    DATABASE_POOL_OPTIONS = {
+        "min_size": env_number("DATABASE_POOL_MIN_SIZE", 2, int, minimum=0),
+        "max_size": env_number("DATABASE_POOL_MAX_SIZE", 10, int, minimum=1),
+        "timeout": env_number("DATABASE_POOL_TIMEOUT", 2.0, float, minimum=0.01),
+        # Requests queued for a connection beyond this are refused at once (0: no limit).
+        "max_waiting": env_number("DATABASE_POOL_MAX_WAITING", 0, int, minimum=0),
+    }
+    if DATABASE_POOL_OPTIONS["min_size"] > DATABASE_POOL_OPTIONS["max_size"]:
+        raise ImproperlyConfigured(
+            "DATABASE_POOL_MIN_SIZE must not exceed DATABASE_POOL_MAX_SIZE"
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = DATABASE_POOL_OPTIONS
+# Seconds a client is told to wait when no database connection could be had in time.
+DATABASE_BUSY_RETRY_AFTER = env_number("DATABASE_BUSY_RETRY_AFTER", 1, int, minimum=1)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     # Several threads (web, in-process tasks) write at once; wait for the lock instead of failing.
