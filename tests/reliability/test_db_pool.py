@@ -22,9 +22,12 @@ CONCURRENT_POSTS = 60
 
 def settings_in_a_fresh_process(**env_vars) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
-    env.update(DJANGO_READ_ENV_FILE="false", DJANGO_SETTINGS_MODULE="botsinais.settings", **env_vars)
-    code = "from django.conf import settings as s; d = s.DATABASES['default']; " \
-        "print(d['CONN_MAX_AGE'], d.get('OPTIONS', {}).get('pool'))"  # fmt: skip
+    env.update(DJANGO_READ_ENV_FILE="false", DJANGO_SETTINGS_MODULE="botsinais.settings")
+    env.update(env_vars)
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d.get('OPTIONS', {}).get('pool'))"
+    )
     return subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
