@@ -268,6 +268,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 SIGNAL_FEE_PERCENT = env_number("SIGNAL_FEE_PERCENT", 0.1, float, minimum=0)
 ANALYSIS_RETENTION_DAYS = env_number("ANALYSIS_RETENTION_DAYS", 30, int, minimum=1)
 WORKER_HEARTBEAT_MAX_AGE = env_number("WORKER_HEARTBEAT_MAX_AGE", 90, int, minimum=1)
+# /api/health/ answers within this many seconds whatever hangs: a check still running is down.
+HEALTH_CHECK_TIMEOUT = env_number("HEALTH_CHECK_TIMEOUT", 1.5, float, minimum=0.1)
 
 MARKET_DATA_MODE = env_choice(
     "MARKET_DATA_MODE", ("demo", "live"), "live" if FULL_STACK else "demo"
