@@ -74,8 +74,6 @@ def small_pool_server(django_db_setup, django_db_blocker):
         DATABASE_POOL_MIN_SIZE="1",
         DATABASE_POOL_MAX_SIZE="2",
         DATABASE_POOL_TIMEOUT="0.01",
-        DJANGO_DEBUG="false",
-        DJANGO_SECURE_SSL_REDIRECT="false",
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -58,8 +58,6 @@ def _answers(client: redis.Redis) -> bool:
 def stack_env(own_redis, django_db_setup):
     env = subprocess_env(
         HEALTH_CHECK_TIMEOUT=str(HEALTH_CHECK_TIMEOUT),
-        DJANGO_DEBUG="false",
-        DJANGO_SECURE_SSL_REDIRECT="false",
     )
     env["REDIS_URL"] = own_redis[2]
     return env
