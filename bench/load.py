@@ -312,6 +312,12 @@ def main() -> None:
               f"candles; {args.duration:g} s per rate, endings awaited {args.settle:g} s; "
               f"database pool per process: {pool or 'none'}\n", flush=True)  # fmt: skip
         client = Client(bases, token, args.assets)
+        # Each worker process compiles the indicator kernels (numba) on its first analysis,
+        # seconds of work that would otherwise sit at the head of the first rate's queue.
+        warm_up = client.run(rate=4, duration=WORKER_PROCESSES * 3)
+        if [a.status for a in warm_up].count(202) < len(warm_up):
+            raise RuntimeError("the warm-up requests were not all accepted")
+        wait_for_endings(warm_up, settle=180)
         for rate in args.rates:
             peak, stop = [0], threading.Event()
             counter = threading.Thread(target=count_connections, args=(peak, stop), daemon=True)

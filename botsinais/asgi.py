@@ -9,12 +9,13 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from botsinais.middleware import InFlightLimit  # noqa: E402
 from signals.routing import websocket_urlpatterns  # noqa: E402
 from signals.ws_auth import TokenAuthMiddlewareStack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": InFlightLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -150,8 +150,11 @@ if DATABASE_POOL:
             "DATABASE_POOL_MIN_SIZE must not exceed DATABASE_POOL_MAX_SIZE"
         )
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = DATABASE_POOL_OPTIONS
-# Seconds a client is told to wait when no database connection could be had in time.
-DATABASE_BUSY_RETRY_AFTER = env_number("DATABASE_BUSY_RETRY_AFTER", 1, int, minimum=1)
+# HTTP requests one web process serves at once; the next is refused at once with 503 (0: no
+# limit). Beyond about its throughput times the latency wanted, a request only waits in line.
+WEB_MAX_IN_FLIGHT = env_number("WEB_MAX_IN_FLIGHT", 16, int, minimum=0)
+# Seconds a refused client is told to wait (Retry-After): server busy or no database connection.
+BUSY_RETRY_AFTER = env_number("BUSY_RETRY_AFTER", 1, int, minimum=1)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     # Several threads (web, in-process tasks) write at once; wait for the lock instead of failing.
