@@ -18,19 +18,22 @@ Like bench/realtime.py it uses the local services with its own database
 variables point it elsewhere, and DATABASE_POOL_* in the environment reach the servers.
 Server logs: test-artifacts/bench-load-*.log.
 
+Needs requirements-bench.txt (aiohttp).
 Run: .venv/bin/python bench/load.py [--rates 50 100] [--duration 60] [--settle 120] [--web 1]
 """
 
 import argparse
+import asyncio
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +50,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
 ARTIFACTS = ROOT / "test-artifacts"
 WORKER_PROCESSES = 2
-CLIENT_THREADS = 400
+CLIENT_CONNECTIONS = 400
 POST_TIMEOUT = 30
 
 
@@ -109,50 +112,52 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 class Client:
-    """POSTs request-analysis from a pool of threads, each with its own keep-alive session."""
+    """POSTs request-analysis from one asyncio loop (aiohttp, keep-alive connections): a
+    thread per request in this process would itself be the bottleneck at 100/s."""
 
     def __init__(self, bases: list[str], token: str, assets: int):
         self.bases, self.token, self.assets = bases, token, assets
-        self.local = threading.local()
 
-    def session(self) -> requests.Session:
-        if not hasattr(self.local, "session"):
-            self.local.session = requests.Session()
-            self.local.session.headers["Authorization"] = f"Token {self.token}"
-        return self.local.session
-
-    def post(self, i: int, scheduled: float, scheduled_wall: float) -> Answer:
+    async def post(self, session, i: int, scheduled: float, scheduled_wall: float) -> Answer:
+        loop = asyncio.get_running_loop()
         body = {"asset": asset_name(i % self.assets), "timeframe": "5m"}
+        url = f"{self.bases[i % len(self.bases)]}/api/signals/request-analysis/"
         try:
-            response = self.session().post(
-                f"{self.bases[i % len(self.bases)]}/api/signals/request-analysis/",
-                json=body,
-                timeout=POST_TIMEOUT,
-            )
-        except requests.RequestException:
-            waited = (time.perf_counter() - scheduled) * 1000
-            return Answer(scheduled_wall, None, waited, False, None)
-        latency = (time.perf_counter() - scheduled) * 1000
-        accepted = response.status_code == 202
+            async with session.post(url, json=body) as response:
+                payload = await response.read()
+        except (TimeoutError, aiohttp.ClientError):
+            return Answer(scheduled_wall, None, (loop.time() - scheduled) * 1000, False, None)
+        latency = (loop.time() - scheduled) * 1000
+        accepted = response.status == 202
         return Answer(
             scheduled_wall,
-            response.status_code,
+            response.status,
             latency,
             "Retry-After" in response.headers,
-            response.json()["correlation_id"] if accepted else None,
+            json.loads(payload)["correlation_id"] if accepted else None,
         )
 
-    def run(self, rate: float, duration: float) -> list[Answer]:
-        total = int(rate * duration)
-        with ThreadPoolExecutor(CLIENT_THREADS) as pool:
-            started, started_wall = time.perf_counter(), time.time()
-            futures = []
-            for i in range(total):
+    async def send_all(self, rate: float, duration: float) -> list[Answer]:
+        connector = aiohttp.TCPConnector(limit=CLIENT_CONNECTIONS)
+        async with aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT),
+            headers={"Authorization": f"Token {self.token}"},
+        ) as session:
+            loop = asyncio.get_running_loop()
+            started, started_wall = loop.time(), time.time()
+            sending = []
+            for i in range(int(rate * duration)):
                 due = started + i / rate
-                if (wait := due - time.perf_counter()) > 0:
-                    time.sleep(wait)
-                futures.append(pool.submit(self.post, i, due, started_wall + i / rate))
-            return [future.result() for future in futures]
+                if (wait := due - loop.time()) > 0:
+                    await asyncio.sleep(wait)
+                sending.append(
+                    asyncio.create_task(self.post(session, i, due, started_wall + i / rate))
+                )
+            return list(await asyncio.gather(*sending))
+
+    def run(self, rate: float, duration: float) -> list[Answer]:
+        return asyncio.run(self.send_all(rate, duration))
 
 
 def wait_for_endings(answers: list[Answer], settle: float) -> dict[str, tuple[str, float | None]]:
