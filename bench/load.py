@@ -319,9 +319,9 @@ def main() -> None:
         client = Client(bases, token, args.assets)
         # Each worker process compiles the indicator kernels (numba) on its first analysis,
         # seconds of work that would otherwise sit at the head of the first rate's queue.
-        warm_up = client.run(rate=4, duration=WORKER_PROCESSES * 3)
-        if [a.status for a in warm_up].count(202) < len(warm_up):
-            raise RuntimeError("the warm-up requests were not all accepted")
+        warm_up = client.run(rate=2, duration=WORKER_PROCESSES * 3)
+        if not any(a.status == 202 for a in warm_up):
+            raise RuntimeError("no warm-up request was accepted; see test-artifacts/bench-load-*")
         wait_for_endings(warm_up, settle=180)
         for rate in args.rates:
             peak, stop = [0], threading.Event()

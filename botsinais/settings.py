@@ -139,7 +139,7 @@ if DATABASE_POOL:
     if DATABASES["default"]["CONN_MAX_AGE"]:
         raise ImproperlyConfigured("DATABASE_CONN_MAX_AGE must be 0 with DATABASE_POOL=true")
     DATABASE_POOL_OPTIONS = {
-        "min_size": env_number("DATABASE_POOL_MIN_SIZE", 2, int, minimum=0),
+        "min_size": env_number("DATABASE_POOL_MIN_SIZE", 1, int, minimum=0),
         "max_size": env_number("DATABASE_POOL_MAX_SIZE", 10, int, minimum=1),
         "timeout": env_number("DATABASE_POOL_TIMEOUT", 2.0, float, minimum=0.01),
         # Requests queued for a connection beyond this are refused at once (0: no limit).
