@@ -212,6 +212,7 @@ def summarize(answers: list[Answer], rows: dict, duration: float, cpu: dict) -> 
         "sustained accepted /s": f"{len(accepted) / duration:.1f}",
         "ended /s (worker throughput)": f"{len(finished) / ended_span:.1f}" if finished else "-",
         "web CPU % (100 = one core)": f"{cpu['web']:.0f}",
+        "web CPU ms per POST": f"{cpu['web_seconds'] / len(answers) * 1000:.1f}",
         "worker CPU %": f"{cpu['worker']:.0f}",
         "PostgreSQL connections, peak": f"{cpu['connections']}",
     }
@@ -340,6 +341,7 @@ def main() -> None:
             counter.join()
             cpu = {
                 "web": web_cpu / sent * 100,
+                "web_seconds": web_cpu,
                 "worker": worker_cpu / (time.monotonic() - began) * 100,
                 "connections": peak[0],
             }
