@@ -34,11 +34,12 @@ run: $(VENV)/.installed
 	@echo "botsinais: http://$(HOST):$(PORT)/  (admin /admin/, API /api/, docs /api/docs/)"
 	EMBEDDED_WORKER=true $(VENV)/bin/daphne -b $(HOST) -p $(PORT) botsinais.asgi:application
 
-# Web, worker and beat from the Procfile, against the services the environment names.
+# Web, worker and beat from the Procfile, against the services the environment names. The
+# virtualenv's bin goes first on PATH, so the Procfile's commands are found from a fresh shell.
 stack: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start
+	PATH="$(abspath $(VENV))/bin:$$PATH" HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start
 
 test: test-unit test-integration
 

@@ -11,6 +11,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from botsinais import embedded  # noqa: E402
+from botsinais.middleware import InFlightLimit  # noqa: E402
 from signals import events  # noqa: E402
 from signals.routing import websocket_urlpatterns  # noqa: E402
 from signals.ws_auth import TokenAuthMiddlewareStack  # noqa: E402
@@ -18,7 +19,7 @@ from signals.ws_auth import TokenAuthMiddlewareStack  # noqa: E402
 application = events.RecordServerLoop(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": InFlightLimit(django_asgi_app),
             "websocket": AllowedHostsOriginValidator(
                 TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
             ),

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "botsinais.middleware.DatabaseBusyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The language: the one chosen with the switcher (a cookie), else the browser's.
@@ -126,7 +127,36 @@ try:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 except Exception as exc:  # django-environ's messages do not name the variable
     raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from None
-DATABASES["default"]["CONN_MAX_AGE"] = env_number("DATABASE_CONN_MAX_AGE", 60, int, minimum=0)
+# On PostgreSQL every process keeps a bounded pool of connections (Django's psycopg pool): a
+# request beyond it waits up to DATABASE_POOL_TIMEOUT, then is answered 503 with Retry-After
+# (botsinais/middleware.py). Without a cap every in-flight request opened its own connection
+# until the server refused them all. See docs/capacity.md for the measurements.
+DATABASE_POOL = DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool(
+    "DATABASE_POOL", default=True
+)
+DATABASES["default"]["CONN_MAX_AGE"] = env_number(
+    "DATABASE_CONN_MAX_AGE", 0 if DATABASE_POOL else 60, int, minimum=0
+)
+if DATABASE_POOL:
+    if DATABASES["default"]["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured("DATABASE_CONN_MAX_AGE must be 0 with DATABASE_POOL=true")
+    DATABASE_POOL_OPTIONS = {
+        "min_size": env_number("DATABASE_POOL_MIN_SIZE", 1, int, minimum=0),
+        "max_size": env_number("DATABASE_POOL_MAX_SIZE", 10, int, minimum=1),
+        "timeout": env_number("DATABASE_POOL_TIMEOUT", 2.0, float, minimum=0.01),
+        # Requests queued for a connection beyond this are refused at once (0: no limit).
+        "max_waiting": env_number("DATABASE_POOL_MAX_WAITING", 0, int, minimum=0),
+    }
+    if DATABASE_POOL_OPTIONS["min_size"] > DATABASE_POOL_OPTIONS["max_size"]:
+        raise ImproperlyConfigured(
+            "DATABASE_POOL_MIN_SIZE must not exceed DATABASE_POOL_MAX_SIZE"
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = DATABASE_POOL_OPTIONS
+# HTTP requests one web process serves at once; the next is refused at once with 503 (0: no
+# limit). Beyond about its throughput times the latency wanted, a request only waits in line.
+WEB_MAX_IN_FLIGHT = env_number("WEB_MAX_IN_FLIGHT", 16, int, minimum=0)
+# Seconds a refused client is told to wait (Retry-After): server busy or no database connection.
+BUSY_RETRY_AFTER = env_number("BUSY_RETRY_AFTER", 1, int, minimum=1)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     # Several threads (web, in-process tasks) write at once; wait for the lock instead of failing.
@@ -283,6 +313,8 @@ if EMBEDDED_WORKER and FULL_STACK:
 SIGNAL_FEE_PERCENT = env_number("SIGNAL_FEE_PERCENT", 0.1, float, minimum=0)
 ANALYSIS_RETENTION_DAYS = env_number("ANALYSIS_RETENTION_DAYS", 30, int, minimum=1)
 WORKER_HEARTBEAT_MAX_AGE = env_number("WORKER_HEARTBEAT_MAX_AGE", 90, int, minimum=1)
+# /api/health/ answers within this many seconds whatever hangs: a check still running is down.
+HEALTH_CHECK_TIMEOUT = env_number("HEALTH_CHECK_TIMEOUT", 1.5, float, minimum=0.1)
 
 MARKET_DATA_MODE = env_choice(
     "MARKET_DATA_MODE", ("demo", "live"), "live" if FULL_STACK else "demo"

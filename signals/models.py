@@ -293,3 +293,17 @@ class Watchlist(models.Model):
             validation.strategy_names(self.strategies)
         except ValidationError as exc:
             raise ValidationError({"strategies": exc.messages}) from None
+
+
+class Heartbeat(models.Model):
+    """The last time a component (the worker) said it was alive.
+
+    In the database rather than the cache: a Redis restart that loses its data must not make
+    a live worker look unknown (signals/health.py).
+    """
+
+    component = models.CharField(max_length=50, unique=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.component} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -46,3 +46,31 @@ def test_env_example_lists_every_setting_read():
     assert read, "no settings found"
     missing = [name for name in read if f"{name}=" not in example]
     assert not missing
+
+
+def test_make_stack_finds_the_procfile_commands_without_an_activated_virtualenv():
+    """`make stack` from a fresh shell: PATH holds only the system's directories."""
+    import os
+    import subprocess
+
+    fresh_shell = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/")}
+    planned = subprocess.run(
+        ["make", "-n", "stack"], cwd=ROOT, env=fresh_shell, capture_output=True, text=True
+    )
+    assert planned.returncode == 0, planned.stderr
+    launch = next(line for line in planned.stdout.splitlines() if "honcho start" in line)
+    programs = {
+        command.split()[0]
+        for command in (
+            line.split(":", 1)[1] for line in (ROOT / "Procfile").read_text().splitlines() if line
+        )
+    }
+    assert programs == {"daphne", "celery"}
+    # The same launch line, with honcho asked where each Procfile program resolves.
+    where = f"for p in {' '.join(programs)}; do command -v $p || exit 1; done"
+    lookup = launch.replace("honcho start", f"honcho run sh -c '{where}'")
+    found = subprocess.run(
+        ["sh", "-c", lookup], cwd=ROOT, env=fresh_shell, capture_output=True, text=True
+    )
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert len(found.stdout.split()) == len(programs)

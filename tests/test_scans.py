@@ -4,14 +4,13 @@ from datetime import timedelta
 
 import pytest
 from celery.utils.imports import symbol_by_name
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from botsinais.celery import app
 from signals import health, scans, tasks
 from signals.api import serializers
-from signals.models import AnalysisRequest, Signal, Watchlist
+from signals.models import AnalysisRequest, Heartbeat, Signal, Watchlist
 from tests.conftest import lose_the_race, wait_until
 from tests.fake_binance import INTERVAL_MS, oversold_candles
 
@@ -219,11 +218,11 @@ def test_prune_deletes_requests_past_retention_and_keeps_their_signals(settings)
 
 
 @pytest.fixture
-def no_heartbeat():
-    # A heartbeat left behind would change /api/health/ for later tests on the same cache.
-    cache.delete(health.HEARTBEAT_KEY)
+def no_heartbeat(db):
+    # A heartbeat left behind would change /api/health/ for later tests on the same database.
+    Heartbeat.objects.all().delete()
     yield
-    cache.delete(health.HEARTBEAT_KEY)
+    Heartbeat.objects.all().delete()
 
 
 @pytest.mark.django_db
@@ -239,15 +238,24 @@ def test_embedded_health_reports_the_worker_in_process(anon_client, no_heartbeat
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_health_reports_the_worker_heartbeat_and_its_age(anon_client, no_heartbeat):
-    missing = anon_client.get("/api/health/")  # no heartbeat yet is not a dead worker
-    assert (missing.status_code, missing.json()["worker"]["status"]) == (200, "unknown")
-
     beat = health.record_heartbeat(timezone.now() - timedelta(seconds=30))
     response = anon_client.get("/api/health/")
     assert response.status_code == 200
     worker = response.json()["worker"]
     assert (worker["status"], worker["last_heartbeat"]) == ("up", beat.isoformat())
     assert 30 <= worker["age_seconds"] < 40
+
+
+def test_no_heartbeat_is_unknown_just_after_start_up_and_down_after_the_maximum_age(
+    settings, no_heartbeat
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # as on the full stack: a worker should beat
+    started = timezone.now()
+    max_age = timedelta(seconds=settings.WORKER_HEARTBEAT_MAX_AGE)
+    fresh = health.worker_status(now=started + max_age / 2, up_since=started)
+    assert fresh["status"] == "unknown"  # a fresh deployment has had no chance to beat yet
+    late = health.worker_status(now=started + max_age + timedelta(seconds=1), up_since=started)
+    assert late["status"] == "down"
 
 
 @pytest.mark.integration

@@ -8,7 +8,7 @@ import market.models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("signals", "0004_sweeper_schedule_and_attempts")]
+    dependencies = [("signals", "0005_worker_heartbeat")]
 
     operations = [
         migrations.RemoveConstraint(model_name="signal", name="signal_once_per_candle"),

@@ -1,0 +1,147 @@
+"""Bounded database connections: load beyond the pool is refused with 503 and Retry-After.
+
+The web process runs with a pool of two connections and a short wait, on the shared
+PostgreSQL (a pool limit reaches the cap without touching the server's own limit); a burst of
+concurrent POSTs to request-analysis must each end in 202 (the row is stored) or a refusal
+with Retry-After, never a 500, and no refused request may leave a row behind.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ARTIFACTS, ROOT, free_port, subprocess_env, wait_for_http
+
+CONCURRENT_POSTS = 60
+
+
+def settings_in_a_fresh_process(**env_vars) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
+    env.update(DJANGO_READ_ENV_FILE="false", DJANGO_SETTINGS_MODULE="botsinais.settings")
+    env.update(env_vars)
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d.get('OPTIONS', {}).get('pool'))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_postgresql_gets_a_bounded_pool_from_the_environment():
+    result = settings_in_a_fresh_process(
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/x",
+        DATABASE_POOL_MAX_SIZE="7",
+        DATABASE_POOL_TIMEOUT="0.5",
+    )
+    assert result.returncode == 0, result.stderr
+    conn_max_age, pool = result.stdout.split(" ", 1)
+    assert conn_max_age == "0"  # Django refuses persistent connections with a pool
+    assert "'max_size': 7" in pool and "'timeout': 0.5" in pool
+
+
+def test_sqlite_has_no_pool(tmp_path):
+    result = settings_in_a_fresh_process(DATA_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[1] == "None"
+
+
+@pytest.mark.parametrize(
+    "env_vars, named",
+    [
+        ({"DATABASE_POOL_MIN_SIZE": "5", "DATABASE_POOL_MAX_SIZE": "2"}, "DATABASE_POOL_MIN_SIZE"),
+        ({"DATABASE_CONN_MAX_AGE": "60"}, "DATABASE_CONN_MAX_AGE"),
+        ({"DATABASE_POOL_TIMEOUT": "soon"}, "DATABASE_POOL_TIMEOUT"),
+    ],
+)
+def test_a_pool_setting_that_cannot_work_stops_start_up(env_vars, named):
+    result = settings_in_a_fresh_process(
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/x", **env_vars
+    )
+    assert result.returncode != 0
+    assert named in result.stderr
+
+
+@pytest.fixture
+def small_pool_server(django_db_setup, django_db_blocker):
+    """daphne on the test database with a pool of 2 connections and a 10 ms wait for one,
+    and no in-flight limit in front of it."""
+    env = subprocess_env(
+        DATABASE_POOL_MIN_SIZE="1",
+        DATABASE_POOL_MAX_SIZE="2",
+        DATABASE_POOL_TIMEOUT="0.01",
+        WEB_MAX_IN_FLIGHT="0",  # every request reaches the pool: the pool's limit is tested
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "daphne-small-pool.log", "w")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
+         "botsinais.asgi:application"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for_http(f"{url}/api/health/", server)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        from botsinais.celery import app
+
+        app.control.purge()  # the accepted analyses' messages: no worker runs them here
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_requests_beyond_the_pool_are_refused_with_retry_after_and_none_is_lost(
+    small_pool_server, django_user_model
+):
+    from rest_framework.authtoken.models import Token
+
+    from signals.models import AnalysisRequest
+
+    user = django_user_model.objects.create_user("pool-burst")
+    token = Token.objects.create(user=user).key
+    start = threading.Barrier(CONCURRENT_POSTS)
+    answers: list[requests.Response] = []
+
+    def post():
+        start.wait()
+        answers.append(
+            requests.post(
+                f"{small_pool_server}/api/signals/request-analysis/",
+                json={"asset": "BTCUSDT", "timeframe": "5m"},
+                headers={"Authorization": f"Token {token}"},
+                timeout=60,
+            )
+        )
+
+    threads = [threading.Thread(target=post) for _ in range(CONCURRENT_POSTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    codes = sorted(answer.status_code for answer in answers)
+    assert len(answers) == CONCURRENT_POSTS
+    assert set(codes) <= {202, 429, 503}, codes
+    refused = [answer for answer in answers if answer.status_code in (429, 503)]
+    busy = [answer for answer in refused if answer.json().get("code") == "database_busy"]
+    assert busy, "the pool limit was never hit"
+    for answer in refused:
+        assert int(answer.headers["Retry-After"]) >= 1
+        assert answer.headers["Content-Type"] == "application/json"
+        assert answer.json()["detail"]
+    accepted = {answer.json()["correlation_id"] for answer in answers if answer.status_code == 202}
+    stored = {str(cid) for cid in AnalysisRequest.objects.values_list("correlation_id", flat=True)}
+    assert stored == accepted  # every 202 stored, and no refused request left a row
