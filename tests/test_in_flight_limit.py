@@ -66,4 +66,4 @@ def test_health_is_never_refused_so_probes_see_the_truth():
 
 
 def test_the_deployed_application_is_limited(settings):
-    assert isinstance(application.application_mapping["http"], InFlightLimit)
+    assert isinstance(application.application.application_mapping["http"], InFlightLimit)
