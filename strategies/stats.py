@@ -129,10 +129,11 @@ def as_frame(trades) -> pd.DataFrame:
         "r": pd.to_numeric(frame["r_multiple"]).to_numpy(dtype=float),
         "result": frame["result"].astype(str).to_numpy(),
     })
-    # Exit order; trades ending at the same moment by entry, then the loss first, so that the
-    # order the trades were given in never changes a figure.
+    # Exit order; trades ending at the same moment by entry, then the loss first (then by
+    # result), so that the order the trades were given in never changes a figure.
     exits = np.where(np.isnan(out["exit"]), np.inf, out["exit"])
-    order = np.lexsort((out["pnl"].to_numpy(), out["entry"].to_numpy(), exits))
+    results = pd.Categorical(out["result"], categories=RESULTS).codes
+    order = np.lexsort((results, out["pnl"].to_numpy(), out["entry"].to_numpy(), exits))
     return out.take(order).reset_index(drop=True)
 
 
