@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import collectors
+from collectors import fees
 from collectors.timeframes import bar_index_at
 from market import store
 from signals import events, market
@@ -49,12 +50,14 @@ def evaluate_pair(asset: str, timeframe: str, now: datetime | None = None) -> in
             signals[0].candle_time, timeframe
         ) < 2:
             return 0
-        candles = market.candle_source(asset).fetch_candles(
+        source = market.candle_source(asset)
+        candles = source.fetch_candles(
             asset, timeframe, start=signals[0].candle_time + timedelta(microseconds=1)
         )
     except collectors.MarketDataError as exc:
         log.warning("cannot evaluate %s %s signals: %s", asset, timeframe, exc)
         return 0
+    fee = fee_percent(asset, source.name)
     closed = 0
     for signal in signals:
         outcome = settle(
@@ -64,17 +67,22 @@ def evaluate_pair(asset: str, timeframe: str, now: datetime | None = None) -> in
             signal.take_profit,
             candles[candles.index > signal.candle_time],
             signal.expiry_bars,
-            settings.SIGNAL_FEE_PERCENT,
+            fee,
             seconds,
         )
         if outcome is not None and outcome.ambiguous:
-            outcome = refine_from_store(signal, outcome, seconds)
-        if outcome is not None and close_signal(signal, outcome):
+            outcome = refine_from_store(signal, outcome, seconds, fee)
+        if outcome is not None and close_signal(signal, outcome, fee):
             closed += 1
     return closed
 
 
-def refine_from_store(signal: Signal, outcome: Outcome, seconds: int) -> Outcome:
+def fee_percent(asset: str, source: str) -> float:
+    """The fee schedule's percent a side for an asset served by `source`."""
+    return fees.fee_percent(asset, settings.FEE_SCHEDULE, settings.SIGNAL_FEE_PERCENT, source)
+
+
+def refine_from_store(signal: Signal, outcome: Outcome, seconds: int, fee: float) -> Outcome:
     """Settle a bar that reached both levels on the finest stored candles that cover it."""
     source = market.candle_source(signal.asset).name
     bar_open = outcome.closed_at - timedelta(seconds=seconds)
@@ -88,17 +96,17 @@ def refine_from_store(signal: Signal, outcome: Outcome, seconds: int) -> Outcome
         finer = store.stored_candles(source, signal.asset, name, start=bar_open, end=last_open)
         refined = refine(
             outcome, signal.direction, signal.entry_price, signal.stop_loss, signal.take_profit,
-            finer, settings.SIGNAL_FEE_PERCENT, finer_seconds, seconds,
+            finer, fee, finer_seconds, seconds,
         )
         if refined is not outcome:
             return refined
     return outcome
 
 
-def close_signal(signal: Signal, outcome: Outcome) -> bool:
+def close_signal(signal: Signal, outcome: Outcome, fee: float | None = None) -> bool:
     """Record the ending and announce it; False if another evaluator closed it first."""
     with transaction.atomic():
-        if not signal.close(outcome):
+        if not signal.close(outcome, fee):
             return False
         events.publish_signal("SignalClosed", signal)
     return True
