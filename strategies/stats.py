@@ -111,8 +111,9 @@ def summarize(trades, start: datetime | float, end: datetime | float,
 
 
 def as_frame(trades) -> pd.DataFrame:
-    """The trades as columns entry, exit (float epoch seconds), pnl, r and result, in the order
-    they are booked."""
+    """The trades as columns position (the row in the input), entry, exit (float epoch
+    seconds), pnl, r and result, in the order they are booked. signal_figures and
+    portfolio_figures take this (or any subset of its rows, in its order) as it is."""
     frame = trades if isinstance(trades, pd.DataFrame) else pd.DataFrame(trades)
     if len(frame) == 0:
         frame = pd.DataFrame({name: [] for name in COLUMNS})
@@ -123,6 +124,7 @@ def as_frame(trades) -> pd.DataFrame:
     if unknown:
         raise ValueError(f"unknown results {sorted(unknown)}; expected one of {RESULTS}")
     out = pd.DataFrame({
+        "position": np.arange(len(frame)),  # the row in the input
         "entry": epoch_seconds(frame["entry_time"]),
         "exit": epoch_seconds(frame["exit_time"]),
         "pnl": pd.to_numeric(frame["pnl_percent"]).to_numpy(dtype=float),

@@ -271,13 +271,16 @@ let performanceTimer = null;
 
 async function loadPerformance() {
   const summary = await api(config.urls.performance);
-  const pnl = Number(summary.total_pnl ?? 0);
+  const growth = summary.compounded_return_percent;
+  const percent = (value) => (value === null || value === undefined
+    ? "–" : `${(Number(value) * 100).toFixed(1)}%`);
   const stats = [
     ["Signals", summary.total_signals],
     ["Wins", summary.winning_signals],
     ["Losses", summary.losing_signals],
-    ["Win rate", `${(Number(summary.win_rate ?? 0) * 100).toFixed(1)}%`],
-    ["Total PnL", `${pnl >= 0 ? "+" : ""}${pnl.toFixed(2)}%`],
+    ["Win rate", percent(summary.win_rate)],
+    ["Return", growth === null || growth === undefined
+      ? "–" : `${growth >= 0 ? "+" : ""}${Number(growth).toFixed(2)}%`],
   ];
   $("#performance").replaceChildren(...stats.map(([label, value]) => {
     const div = document.createElement("div");
@@ -285,23 +288,16 @@ async function loadPerformance() {
     const dd = document.createElement("dd");
     dt.textContent = label;
     dd.textContent = value;
-    if (label === "Total PnL") dd.className = pnl >= 0 ? "long" : "short";
+    if (label === "Return" && growth !== null && growth !== undefined) {
+      dd.className = growth >= 0 ? "long" : "short";
+    }
     div.append(dt, dd);
     return div;
   }));
-  let points;
-  if (Array.isArray(summary.equity_curve)) {
-    points = summary.equity_curve.map((p) => ({time: p.time, value: p.cumulative_pnl}));
-  } else {
-    // No curve from the server yet: add up the closed signals' pnl of the same period.
-    const closed = await allPages(query(config.urls.signals, {
-      status: "closed", ordering: "closed_at", created_after: summary.period.from,
-      created_before: summary.period.to,
-    }));
-    let total = 0;
-    points = closed.filter((s) => s.pnl !== null && s.closed_at)
-      .map((s) => ({time: s.closed_at, value: (total += s.pnl)}));
-  }
+  // The daily capital (10% staked per signal), as percent gained since the start.
+  const points = (summary.equity_curve ?? []).map((p) => ({
+    time: `${p.date}T23:59:59Z`, value: (p.equity - 1) * 100,
+  }));
   const svg = $("#equity-chart");
   lastEquity = () => Charts.line(svg, points, {emptyMessage: "No closed signals yet", unit: "%"});
   lastEquity();
