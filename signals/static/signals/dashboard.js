@@ -294,7 +294,7 @@ async function loadPerformance() {
     div.append(dt, dd);
     return div;
   }));
-  // The daily capital (10% staked per signal), as percent gained since the start.
+  // The daily capital (stake_percent staked per signal), as percent gained since the start.
   const points = (summary.equity_curve ?? []).map((p) => ({
     time: `${p.date}T23:59:59Z`, value: (p.equity - 1) * 100,
   }));
