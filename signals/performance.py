@@ -6,6 +6,7 @@ groups. Definitions and a worked example are in docs/performance.md. Every figur
 JSON-safe: an undefined one is None, never NaN, infinity or 0.
 """
 
+import dataclasses
 import math
 import struct
 from datetime import UTC, datetime
@@ -33,53 +34,60 @@ def summarize(signals, start: datetime, end: datetime) -> dict:
     trades = ended_trades(frame)
     codes = {key: frame[key].cat.codes.to_numpy() for key in BREAKDOWNS}
 
-    def figures(group: str | None = None, code: int = 0) -> tuple[dict, stats.Statistics]:
-        rows, booked = frame, trades
-        if group is not None:
-            rows = frame[codes[group] == code]
-            booked = trades[codes[group][trades["position"].to_numpy()] == code]
-        return metrics(rows, booked, frame, start, end)
-
-    summary, statistics = figures()
+    moments = start.timestamp(), end.timestamp()
+    opened, cancelled = frame["open"].to_numpy(), frame["cancelled"].to_numpy()
+    summary, statistics = metrics(
+        (len(frame), int(opened.sum()), int(cancelled.sum())), trades, frame, *moments
+    )
     for key in BREAKDOWNS:
+        categories = frame[key].cat.categories
+        counts = [np.bincount(codes[key], weights, minlength=len(categories)).astype(int)
+                  for weights in (None, opened, cancelled)]
+        # Trades grouped into contiguous runs, each still in booking order: slices, not masks.
+        trade_codes = codes[key][trades.position]
+        order = np.argsort(trade_codes, kind="stable")
+        grouped = trades.subset(order)
+        bounds = np.searchsorted(trade_codes[order], np.arange(len(categories) + 1))
         summary[f"by_{key}"] = {
-            str(name): figures(key, code)[0]
-            for code, name in enumerate(frame[key].cat.categories)
-            if (codes[key] == code).any()
+            str(name): metrics(
+                tuple(int(count[code]) for count in counts),
+                grouped.subset(slice(bounds[code], bounds[code + 1])), frame, *moments,
+            )[0]
+            for code, name in enumerate(categories)
+            if counts[0][code]
         }
     summary["equity_curve"] = equity_curve(statistics.equity)
     summary["period"] = {"from": start, "to": end}
     return summary
 
 
-def ended_trades(frame: pd.DataFrame) -> pd.DataFrame:
+def ended_trades(frame: pd.DataFrame) -> stats.BookedTrades:
     """The ended signals as strategies.stats trades, in the order they are booked; position
     is the signal's row in frame."""
     ended = np.flatnonzero(frame["ended"].to_numpy())
-    rows = frame.take(ended)
-    result = np.select([rows["win"], rows["loss"]], ["win", "loss"], "expired")
-    trades = stats.as_frame({
-        "entry_time": (rows["closed"] - rows["held"]).to_numpy(),
-        "exit_time": rows["closed"].to_numpy(),
-        "pnl_percent": rows["pnl"].to_numpy(),
-        "r_multiple": rows["r_multiple"].to_numpy(),
-        "result": result,
+    closed, held = frame["closed"].to_numpy()[ended], frame["held"].to_numpy()[ended]
+    win, loss = frame["win"].to_numpy()[ended], frame["loss"].to_numpy()[ended]
+    trades = stats.book({
+        "entry_time": closed - held,
+        "exit_time": closed,
+        "pnl_percent": frame["pnl"].to_numpy()[ended],
+        "r_multiple": frame["r_multiple"].to_numpy()[ended],
+        "result": pd.Categorical.from_codes(np.select([win, loss], [0, 1], 2), stats.RESULTS),
     })
-    trades["position"] = ended[trades["position"].to_numpy()]
-    return trades
+    return dataclasses.replace(trades, position=ended[trades.position])
 
 
-def metrics(rows: pd.DataFrame, trades: pd.DataFrame, frame: pd.DataFrame, start: datetime,
-            end: datetime) -> tuple[dict, stats.Statistics]:
-    """The figures of some signals (rows of frame) and of their ended trades."""
+def metrics(counts: tuple[int, int, int], trades: stats.BookedTrades, frame: pd.DataFrame,
+            start: float, end: float) -> tuple[dict, stats.Statistics]:
+    """The figures of some signals: their (total, open, cancelled) counts and their ended
+    trades (best and worst looked up in frame), over start..end (epoch seconds)."""
     statistics = stats.Statistics(stats.signal_figures(trades),
                                   *stats.portfolio_figures(trades, start, end))
-    pnl = trades["pnl"].to_numpy()
-    positions = trades["position"].to_numpy()
+    pnl, positions = trades.pnl, trades.position
     figures = {
-        "total_signals": len(rows),
-        "open_signals": int(rows["open"].sum()),
-        "cancelled_signals": int(rows["cancelled"].sum()),
+        "total_signals": counts[0],
+        "open_signals": counts[1],
+        "cancelled_signals": counts[2],
         **statistics.as_dict(),
         "best_signal": signal_summary(frame, positions[pnl.argmax()]) if len(pnl) else None,
         "worst_signal": signal_summary(frame, positions[pnl.argmin()]) if len(pnl) else None,

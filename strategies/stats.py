@@ -13,6 +13,8 @@ API
         .as_dict()  the figures as one flat JSON-safe dict (the curve left out)
     signal_figures(trades) -> SignalFigures
     portfolio_figures(trades, start, end, stake_fraction) -> (PortfolioFigures, EquityCurve)
+    book(trades) -> BookedTrades   the trades as numpy columns in booking order; pass it (or
+        its .subset(mask)) to the functions above to group without converting again
 
 `trades` is a pandas DataFrame (or anything pd.DataFrame() takes: a list of dicts, a dict of
 columns) with one row per *ended* trade and the columns
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -105,42 +107,72 @@ class Statistics:
 def summarize(trades, start: datetime | float, end: datetime | float,
               stake_fraction: float = STAKE_FRACTION) -> Statistics:
     """All figures of some ended trades over the period start..end."""
-    frame = as_frame(trades)
-    portfolio, equity = portfolio_figures(frame, start, end, stake_fraction)
-    return Statistics(signal_figures(frame), portfolio, equity)
+    booked = book(trades)
+    portfolio, equity = portfolio_figures(booked, start, end, stake_fraction)
+    return Statistics(signal_figures(booked), portfolio, equity)
 
 
-def as_frame(trades) -> pd.DataFrame:
-    """The trades as columns position (the row in the input), entry, exit (float epoch
-    seconds), pnl, r and result, in the order they are booked. signal_figures and
-    portfolio_figures take this (or any subset of its rows, in its order) as it is."""
+@dataclass(frozen=True)
+class BookedTrades:
+    """Trades as numpy columns in the order they are booked: position (the row in the input),
+    entry and exit (float epoch seconds), pnl (percent), r and outcome (an index into
+    RESULTS). signal_figures and portfolio_figures take it, or any subset() of it, as it is."""
+
+    position: np.ndarray
+    entry: np.ndarray
+    exit: np.ndarray
+    pnl: np.ndarray
+    r: np.ndarray
+    outcome: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.position)
+
+    def subset(self, selector: np.ndarray) -> BookedTrades:
+        """The trades a boolean mask, a slice or an array of indexes picks, in that order."""
+        return BookedTrades(*(column[selector] for column in (
+            self.position, self.entry, self.exit, self.pnl, self.r, self.outcome)))
+
+
+def book(trades) -> BookedTrades:
+    """The trades (see the module docstring) in the order they are booked: by exit time; trades
+    ending at the same moment by entry, then the lower pnl first, then by result, so that the
+    order they were given in never changes a figure."""
+    if isinstance(trades, BookedTrades):
+        return trades
     frame = trades if isinstance(trades, pd.DataFrame) else pd.DataFrame(trades)
     if len(frame) == 0:
         frame = pd.DataFrame({name: [] for name in COLUMNS})
     missing = [name for name in COLUMNS if name not in frame.columns]
     if missing:
         raise ValueError(f"trades lack the columns {missing}")
-    unknown = set(frame["result"].astype(str)) - set(RESULTS)
-    if unknown:
-        raise ValueError(f"unknown results {sorted(unknown)}; expected one of {RESULTS}")
-    out = pd.DataFrame({
-        "position": np.arange(len(frame)),  # the row in the input
-        "entry": epoch_seconds(frame["entry_time"]),
-        "exit": epoch_seconds(frame["exit_time"]),
-        "pnl": pd.to_numeric(frame["pnl_percent"]).to_numpy(dtype=float),
-        "r": pd.to_numeric(frame["r_multiple"]).to_numpy(dtype=float),
-        "result": frame["result"].astype(str).to_numpy(),
-    })
-    # Exit order; trades ending at the same moment by entry, then the loss first (then by
-    # result), so that the order the trades were given in never changes a figure.
-    exits = np.where(np.isnan(out["exit"]), np.inf, out["exit"])
-    results = pd.Categorical(out["result"], categories=RESULTS).codes
-    order = np.lexsort((results, out["pnl"].to_numpy(), out["entry"].to_numpy(), exits))
-    return out.take(order).reset_index(drop=True)
+    results = frame["result"]
+    if not (isinstance(results.dtype, pd.CategoricalDtype)
+            and tuple(results.cat.categories) == RESULTS):
+        results = pd.Series(pd.Categorical(np.asarray(results), categories=RESULTS))
+    codes = results.cat.codes.to_numpy()
+    if (codes < 0).any():
+        unknown = sorted(set(np.asarray(frame["result"])[codes < 0].astype(str)))
+        raise ValueError(f"unknown results {unknown}; expected one of {RESULTS}")
+    entry, exit_ = epoch_seconds(frame["entry_time"]), epoch_seconds(frame["exit_time"])
+    pnl = pd.to_numeric(frame["pnl_percent"]).to_numpy(dtype=float)
+    r = pd.to_numeric(frame["r_multiple"]).to_numpy(dtype=float)
+    outcome = codes.astype(np.int8)
+    order = np.lexsort((outcome, pnl, entry, np.where(np.isnan(exit_), np.inf, exit_)))
+    return BookedTrades(order, entry[order], exit_[order], pnl[order], r[order], outcome[order])
+
+
+def moment_seconds(moment: datetime | float) -> float:
+    """Float seconds since the epoch of one datetime (naive is UTC) or number."""
+    if isinstance(moment, datetime):
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return float(moment)
 
 
 def epoch_seconds(values) -> np.ndarray:
     """Float seconds since the epoch of datetimes (naive ones are UTC) or of numbers."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return values.astype(float)
     series = pd.Series(values)
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return series.to_numpy(dtype=float)
@@ -150,18 +182,18 @@ def epoch_seconds(values) -> np.ndarray:
 
 
 def signal_figures(trades) -> SignalFigures:
-    frame = trades if {"pnl", "r"} <= set(getattr(trades, "columns", ())) else as_frame(trades)
-    pnl, r, result = frame["pnl"].to_numpy(), frame["r"].to_numpy(), frame["result"].to_numpy()
-    is_win, is_loss = result == "win", result == "loss"
+    booked = book(trades)
+    pnl, r = booked.pnl, booked.r
+    is_win, is_loss = booked.outcome == 0, booked.outcome == 1
     decided = is_win | is_loss
     wins, losses = int(is_win.sum()), int(is_loss.sum())
     gross_profit, gross_loss = float(pnl[pnl > 0].sum()), float(-pnl[pnl < 0].sum())
-    held = frame["exit"].to_numpy() - frame["entry"].to_numpy()
+    held = booked.exit - booked.entry
     return SignalFigures(
-        ended_signals=len(frame),
+        ended_signals=len(booked),
         winning_signals=wins,
         losing_signals=losses,
-        expired_signals=int((result == "expired").sum()),
+        expired_signals=int((booked.outcome == 2).sum()),
         win_rate=wins / (wins + losses) if wins + losses else None,
         expectancy_r=finite_mean(r),
         expectancy_r_excluding_expired=finite_mean(r[decided]),
@@ -180,17 +212,17 @@ def portfolio_figures(trades, start: datetime | float, end: datetime | float,
                       ) -> tuple[PortfolioFigures, EquityCurve]:
     if not 0 < stake_fraction <= 1:
         raise ValueError(f"stake_fraction must be in (0, 1], got {stake_fraction!r}")
-    frame = trades if {"pnl", "r"} <= set(getattr(trades, "columns", ())) else as_frame(trades)
-    start_s, end_s = float(epoch_seconds([start])[0]), float(epoch_seconds([end])[0])
-    timed = frame[np.isfinite(frame["entry"]) & np.isfinite(frame["exit"])
-                  & np.isfinite(frame["pnl"])]
+    booked = book(trades)
+    start_s, end_s = moment_seconds(start), moment_seconds(end)
+    timed = booked.subset(np.isfinite(booked.entry) & np.isfinite(booked.exit)
+                          & np.isfinite(booked.pnl))
     stake_percent = stake_fraction * 100.0
     if not len(timed):
         empty = PortfolioFigures(stake_percent, None, None, None, None, None, 0)
         return empty, EquityCurve([], [], [])
-    entry, exit_ = timed["entry"].to_numpy(), timed["exit"].to_numpy()
+    entry, exit_ = timed.entry, timed.exit
     # Capital after each exit, in exit order (timed is sorted by exit).
-    factors = np.maximum(1.0 + stake_fraction * timed["pnl"].to_numpy() / 100.0, 0.0)
+    factors = np.maximum(1.0 + stake_fraction * timed.pnl / 100.0, 0.0)
     capital = np.cumprod(factors)
     path = np.concatenate([[1.0], capital])
     peaks = np.maximum.accumulate(path)
