@@ -149,11 +149,14 @@ def book(trades) -> BookedTrades:
     results = frame["result"]
     if not (isinstance(results.dtype, pd.CategoricalDtype)
             and tuple(results.cat.categories) == RESULTS):
+        unknown = set(pd.unique(np.asarray(results, dtype=object))) - set(RESULTS)
+        if unknown:
+            raise ValueError(f"unknown results {sorted(map(str, unknown))}; "
+                             f"expected one of {RESULTS}")
         results = pd.Series(pd.Categorical(np.asarray(results), categories=RESULTS))
     codes = results.cat.codes.to_numpy()
     if (codes < 0).any():
-        unknown = sorted(set(np.asarray(frame["result"])[codes < 0].astype(str)))
-        raise ValueError(f"unknown results {unknown}; expected one of {RESULTS}")
+        raise ValueError(f"a result is missing; expected one of {RESULTS}")
     entry, exit_ = epoch_seconds(frame["entry_time"]), epoch_seconds(frame["exit_time"])
     pnl = pd.to_numeric(frame["pnl_percent"]).to_numpy(dtype=float)
     r = pd.to_numeric(frame["r_multiple"]).to_numpy(dtype=float)
