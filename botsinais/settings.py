@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from collectors import fees
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 if (BASE_DIR / ".env").exists() and os.environ.get("DJANGO_READ_ENV_FILE", "true") != "false":
@@ -311,6 +313,15 @@ if EMBEDDED_WORKER and FULL_STACK:
 # Signal lifecycle, scheduled maintenance and the worker heartbeat (signals/lifecycle.py,
 # signals/tasks.py, signals/health.py). The schedules themselves live in the database.
 SIGNAL_FEE_PERCENT = env_number("SIGNAL_FEE_PERCENT", 0.1, float, minimum=0)
+# Fees per market (collectors/fees.py): `key:percent,...`, keys an asset, a source, an asset
+# class (crypto, stock, forex) or `default`; what matches nothing pays SIGNAL_FEE_PERCENT.
+# Defaults: Binance's spot taker fee, a typical stock commission, half a pip on a major pair.
+try:
+    FEE_SCHEDULE = fees.parse_fee_schedule(
+        env.str("FEE_SCHEDULE", default="crypto:0.1,stock:0.05,forex:0.005")
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(f"FEE_SCHEDULE: {exc}") from None
 ANALYSIS_RETENTION_DAYS = env_number("ANALYSIS_RETENTION_DAYS", 30, int, minimum=1)
 WORKER_HEARTBEAT_MAX_AGE = env_number("WORKER_HEARTBEAT_MAX_AGE", 90, int, minimum=1)
 # /api/health/ answers within this many seconds whatever hangs: a check still running is down.

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import collectors
+from collectors import fees
 from collectors.timeframes import bar_index_at
 from market import store
 from market.models import running_data_source
@@ -59,6 +60,7 @@ def evaluate_pair(asset: str, timeframe: str, now: datetime | None = None) -> in
     except collectors.MarketDataError as exc:
         log.warning("cannot evaluate %s %s signals: %s", asset, timeframe, exc)
         return 0
+    fee = fee_percent(asset)
     closed = 0
     for signal in signals:
         outcome = settle(
@@ -68,12 +70,12 @@ def evaluate_pair(asset: str, timeframe: str, now: datetime | None = None) -> in
             signal.take_profit,
             candles[candles.index > signal.candle_time],
             signal.expiry_bars,
-            settings.SIGNAL_FEE_PERCENT,
+            fee,
             seconds,
         )
         if outcome is not None and outcome.ambiguous:
-            outcome = refine_from_store(signal, outcome, seconds)
-        if outcome is not None and close_signal(signal, outcome):
+            outcome = refine_from_store(signal, outcome, seconds, fee)
+        if outcome is not None and close_signal(signal, outcome, fee):
             closed += 1
     return closed
 
@@ -83,7 +85,13 @@ def active_signals():
     return Signal.objects.filter(status=SignalStatus.ACTIVE, source=running_data_source())
 
 
-def refine_from_store(signal: Signal, outcome: Outcome, seconds: int) -> Outcome:
+def fee_percent(asset: str) -> float:
+    """The fee schedule's percent a side for an asset, by who serves it (binance, demo, ...)."""
+    provider = store.candle_source(asset).name
+    return fees.fee_percent(asset, settings.FEE_SCHEDULE, settings.SIGNAL_FEE_PERCENT, provider)
+
+
+def refine_from_store(signal: Signal, outcome: Outcome, seconds: int, fee: float) -> Outcome:
     """Settle a bar that reached both levels on the finest stored candles of the signal's
     source that cover it."""
     bar_open = outcome.closed_at - timedelta(seconds=seconds)
@@ -99,17 +107,17 @@ def refine_from_store(signal: Signal, outcome: Outcome, seconds: int) -> Outcome
         )
         refined = refine(
             outcome, signal.direction, signal.entry_price, signal.stop_loss, signal.take_profit,
-            finer, settings.SIGNAL_FEE_PERCENT, finer_seconds, seconds,
+            finer, fee, finer_seconds, seconds,
         )
         if refined is not outcome:
             return refined
     return outcome
 
 
-def close_signal(signal: Signal, outcome: Outcome) -> bool:
+def close_signal(signal: Signal, outcome: Outcome, fee: float | None = None) -> bool:
     """Record the ending and announce it; False if another evaluator closed it first."""
     with transaction.atomic():
-        if not signal.close(outcome):
+        if not signal.close(outcome, fee):
             return False
         events.publish(events.signal_closed(signal))
     return True

@@ -56,6 +56,10 @@ class Signal(models.Model):
     r_multiple = models.FloatField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     close_price = models.FloatField(null=True, blank=True)
+    fee_percent = models.FloatField(
+        null=True, blank=True,
+        help_text="Percent charged on entry and on exit, from the fee schedule when settled.",
+    )
     indicators = models.JSONField(default=dict, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     correlation_id = models.UUIDField(null=True, blank=True, db_index=True)
@@ -110,13 +114,15 @@ class Signal(models.Model):
         except strategies.UnknownStrategy:
             return RISK_PARAMETERS["expiry_bars"].default
 
-    def close(self, outcome) -> bool:
-        """Record how the signal ended (a strategies.lifecycle.Outcome), once.
+    def close(self, outcome, fee_percent: float | None = None) -> bool:
+        """Record how the signal ended (a strategies.lifecycle.Outcome, net of fee_percent a
+        side), once.
 
         Guarded update: of two evaluators settling the same signal at once only one changes
         the row; the other gets False and must not announce the close.
         """
         fields = {
+            "fee_percent": fee_percent,
             "status": outcome.status,
             "result": outcome.result,
             "close_price": outcome.close_price,

@@ -1,9 +1,12 @@
 """Performance figures of the signals created in a period: one query, one pandas pass.
 
-Definitions (and a worked example) are in docs/performance.md. Every figure is JSON-safe:
-an undefined ratio is None, never NaN or infinity.
+Every figure of the ended signals comes from strategies/stats.py (the same code backtests
+use); this module reads the signals, adds the status counts and the best and worst signal, and
+groups. Definitions and a worked example are in docs/performance.md. Every figure is
+JSON-safe: an undefined one is None, never NaN, infinity or 0.
 """
 
+import dataclasses
 import math
 import struct
 from datetime import UTC, datetime
@@ -18,47 +21,78 @@ from django.db.models import Count, F, FloatField, Func
 
 import collectors
 from signals.models import SignalResult, SignalStatus
+from strategies import stats
 
 KEYS = ["strategy", "asset", "timeframe", "status", "result"]
-NUMBERS = [
-    "pnl", "r_multiple", "closed", "held", "ended", "win", "loss", "expired", "open", "cancelled"
-]
 BREAKDOWNS = ("strategy", "asset", "timeframe")
 # A longer curve is sampled down to this many points for the response; metrics use all of it.
 EQUITY_CURVE_POINTS = 500
-YEAR_SECONDS = 365.25 * 86400
 
 
 def summarize(signals, start: datetime, end: datetime) -> dict:
     frame = load(signals.filter(created_at__gte=start, created_at__lte=end))
-    years = max((end - start).total_seconds(), 1.0) / YEAR_SECONDS
-    columns = {name: frame[name].to_numpy() for name in NUMBERS}
-    columns["row"] = np.arange(len(frame))
+    trades = ended_trades(frame)
+    codes = {key: frame[key].cat.codes.to_numpy() for key in BREAKDOWNS}
 
-    def figures(positions: np.ndarray | None = None) -> dict:
-        rows = columns if positions is None else {k: v[positions] for k, v in columns.items()}
-        return metrics(rows, years, frame)
-
-    summary = figures()
+    moments = start.timestamp(), end.timestamp()
+    opened, cancelled = frame["open"].to_numpy(), frame["cancelled"].to_numpy()
+    summary, statistics = metrics(
+        (len(frame), int(opened.sum()), int(cancelled.sum())), trades, frame, *moments
+    )
     for key in BREAKDOWNS:
+        categories = frame[key].cat.categories
+        counts = [np.bincount(codes[key], weights, minlength=len(categories)).astype(int)
+                  for weights in (None, opened, cancelled)]
+        # Trades grouped into contiguous runs, each still in booking order: slices, not masks.
+        trade_codes = codes[key][trades.position]
+        order = np.argsort(trade_codes, kind="stable")
+        grouped = trades.subset(order)
+        bounds = np.searchsorted(trade_codes[order], np.arange(len(categories) + 1))
         summary[f"by_{key}"] = {
-            name: figures(positions) for name, positions in group_positions(frame[key])
+            str(name): metrics(
+                tuple(int(count[code]) for count in counts),
+                grouped.subset(slice(bounds[code], bounds[code + 1])), frame, *moments,
+            )[0]
+            for code, name in enumerate(categories)
+            if counts[0][code]
         }
-    summary["equity_curve"] = equity_curve(frame)
+    summary["equity_curve"] = equity_curve(statistics.equity)
     summary["period"] = {"from": start, "to": end}
     return summary
 
 
-def group_positions(column: pd.Series):
-    """(value, positions of its rows in their order) for each value of a categorical column."""
-    codes = column.cat.codes.to_numpy()
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(column.cat.categories) + 1))
-    groups = [
-        (str(name), order[bounds[i] : bounds[i + 1]])
-        for i, name in enumerate(column.cat.categories)
-    ]
-    return sorted((name, positions) for name, positions in groups if len(positions))
+def ended_trades(frame: pd.DataFrame) -> stats.BookedTrades:
+    """The ended signals as strategies.stats trades, in the order they are booked; position
+    is the signal's row in frame."""
+    ended = np.flatnonzero(frame["ended"].to_numpy())
+    closed, held = frame["closed"].to_numpy()[ended], frame["held"].to_numpy()[ended]
+    win, loss = frame["win"].to_numpy()[ended], frame["loss"].to_numpy()[ended]
+    trades = stats.book({
+        "entry_time": closed - held,
+        "exit_time": closed,
+        "pnl_percent": frame["pnl"].to_numpy()[ended],
+        "r_multiple": frame["r_multiple"].to_numpy()[ended],
+        "result": pd.Categorical.from_codes(np.select([win, loss], [0, 1], 2), stats.RESULTS),
+    })
+    return dataclasses.replace(trades, position=ended[trades.position])
+
+
+def metrics(counts: tuple[int, int, int], trades: stats.BookedTrades, frame: pd.DataFrame,
+            start: float, end: float) -> tuple[dict, stats.Statistics]:
+    """The figures of some signals: their (total, open, cancelled) counts and their ended
+    trades (best and worst looked up in frame), over start..end (epoch seconds)."""
+    statistics = stats.Statistics(stats.signal_figures(trades),
+                                  *stats.portfolio_figures(trades, start, end))
+    pnl, positions = trades.pnl, trades.position
+    figures = {
+        "total_signals": counts[0],
+        "open_signals": counts[1],
+        "cancelled_signals": counts[2],
+        **statistics.as_dict(),
+        "best_signal": signal_summary(frame, positions[pnl.argmax()]) if len(pnl) else None,
+        "worst_signal": signal_summary(frame, positions[pnl.argmin()]) if len(pnl) else None,
+    }
+    return figures, statistics
 
 
 def load(signals) -> pd.DataFrame:
@@ -174,54 +208,6 @@ def categorical(group_values, counts: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(np.repeat(codes, counts), names)
 
 
-def metrics(rows: dict[str, np.ndarray], years: float, frame: pd.DataFrame) -> dict:
-    """The figures of some rows of frame (numeric columns, in load()'s order)."""
-    ended = rows["ended"]
-    pnl = rows["pnl"][ended]
-    is_win, is_loss = rows["win"][ended], rows["loss"][ended]
-    wins, losses = int(is_win.sum()), int(is_loss.sum())
-    decided = wins + losses
-    win_rate = wins / decided if decided else None
-    average_win = float(pnl[is_win].mean()) if wins else 0.0
-    average_loss = float(-pnl[is_loss].mean()) if losses else 0.0
-    gross_profit, gross_loss = float(pnl[pnl > 0].sum()), float(-pnl[pnl < 0].sum())
-    ended_rows = rows["row"][ended]
-    return {
-        "total_signals": len(rows["row"]),
-        "winning_signals": wins,
-        "losing_signals": losses,
-        "expired_signals": int(rows["expired"].sum()),
-        "open_signals": int(rows["open"].sum()),
-        "cancelled_signals": int(rows["cancelled"].sum()),
-        "win_rate": win_rate,
-        "total_pnl": float(pnl.sum()),
-        "average_pnl": mean(pnl),
-        "profit_factor": gross_profit / gross_loss if gross_loss > 0 else None,
-        "expectancy": (
-            win_rate * average_win - (1 - win_rate) * average_loss if decided else None
-        ),
-        "average_r": mean(rows["r_multiple"][ended]),
-        "best_signal": signal_summary(frame, ended_rows[pnl.argmax()]) if len(pnl) else None,
-        "worst_signal": signal_summary(frame, ended_rows[pnl.argmin()]) if len(pnl) else None,
-        "max_drawdown": max_drawdown(pnl),
-        "sharpe": sharpe(pnl, years),
-        "sortino": sortino(pnl, years),
-        "max_consecutive_wins": longest_run(is_win),
-        "max_consecutive_losses": longest_run(is_loss),
-        "average_holding_time": mean(rows["held"][ended]),
-    }
-
-
-def mean(values: np.ndarray) -> float | None:
-    values = values[np.isfinite(values)]
-    return finite(values.mean()) if len(values) else None
-
-
-def finite(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def moment(epoch_seconds: float) -> datetime | None:
     if not math.isfinite(epoch_seconds):
         return None
@@ -240,48 +226,14 @@ def signal_summary(frame: pd.DataFrame, position) -> dict:
     }
 
 
-def max_drawdown(pnl: np.ndarray) -> float:
-    """Largest fall of the cumulative pnl curve (starting at 0) from an earlier peak."""
-    if not len(pnl):
-        return 0.0
-    curve = np.concatenate([[0.0], np.cumsum(pnl)])
-    return float((np.maximum.accumulate(curve) - curve).max())
-
-
-def sharpe(pnl: np.ndarray, years: float) -> float | None:
-    """Mean over standard deviation of per-signal returns, times sqrt(signals per year)."""
-    if len(pnl) < 2:
-        return None
-    deviation = pnl.std(ddof=1)
-    if not deviation > 0:
-        return None
-    return finite(pnl.mean() / deviation * math.sqrt(len(pnl) / years))
-
-
-def sortino(pnl: np.ndarray, years: float) -> float | None:
-    """Like sharpe, over the downside deviation: sqrt(mean(min(pnl, 0)^2)) of all signals."""
-    if len(pnl) < 2:
-        return None
-    downside = math.sqrt(float(np.mean(np.minimum(pnl, 0.0) ** 2)))
-    if not downside > 0:
-        return None
-    return finite(pnl.mean() / downside * math.sqrt(len(pnl) / years))
-
-
-def longest_run(mask: np.ndarray) -> int:
-    if not mask.any():
-        return 0
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return int((edges[1::2] - edges[::2]).max())
-
-
-def equity_curve(frame: pd.DataFrame) -> list[dict]:
-    ended = frame[frame["ended"] & frame["closed"].notna()]
-    cumulative = ended["pnl"].cumsum().to_numpy()
-    closed = ended["closed"].to_numpy()
-    positions = np.arange(len(ended))
-    if len(ended) > EQUITY_CURVE_POINTS:
-        positions = np.linspace(0, len(ended) - 1, EQUITY_CURVE_POINTS).round().astype(int)
+def equity_curve(curve: stats.EquityCurve) -> list[dict]:
+    """The daily capital curve, sampled down to EQUITY_CURVE_POINTS, always ending at its
+    last day."""
+    positions = np.arange(len(curve.days))
+    if len(positions) > EQUITY_CURVE_POINTS:
+        positions = np.linspace(0, len(positions) - 1, EQUITY_CURVE_POINTS).round().astype(int)
     return [
-        {"time": moment(closed[i]), "cumulative_pnl": float(cumulative[i])} for i in positions
+        {"date": curve.days[i].date(), "equity": curve.equity[i],
+         "drawdown_percent": curve.drawdown_percent[i]}
+        for i in positions
     ]

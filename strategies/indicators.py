@@ -1,10 +1,22 @@
 """Vectorised technical indicators that reproduce TA-Lib's definitions.
 
 Every function takes numpy arrays or pandas Series and returns the same kind (a Series keeps the
-index of its price input). Values are NaN until the warm-up is over, at the same bar as TA-Lib,
-and match TA-Lib to about 1e-12 relative after it: EMAs are seeded with the simple average of
-their first `period` inputs and Wilder averages (RSI, ATR, ADX) with plain averages, exactly as
-TA-Lib does. Leading NaNs in an input are skipped like the TA-Lib Python wrapper does.
+index of its price input). What holds against TA-Lib, each proved by tests/test_indicators.py:
+- SMA, EMA, RSI, ATR, ADX, the MACD signal line and histogram, and stochastic %D are NaN until
+  the same bar as TA-Lib (test_warm_up_ends_on_the_same_bar_as_talib) and equal it within 1e-9
+  of the indicator's scale after it (test_*_match_talib; about 1e-12 relative in practice).
+- Two outputs start earlier than TA-Lib's, which blanks them until the last output of the
+  function is defined: the MACD line from bar slow-1 (TA-Lib: slow+signal-2, with the signal
+  line) and stochastic %K from bar k_period+k_smoothing-2 (TA-Lib: with %D, d_period-1 bars
+  later). Where both are defined they are equal (test_macd_matches_talib,
+  test_stochastic_matches_talib check from TA-Lib's first bar and allow ours to start sooner).
+- Bollinger bands and the z-score rest on a rolling standard deviation within about 1e-11
+  relative of an exact one (1e-9 tested: test_rolling_std_is_exact_for_tiny_moves on a million
+  bars moving 1e-6 of the price, test_rolling_std_is_exact_on_random_walks); TA-Lib's
+  BBANDS agrees within 1e-9 of the price (test_bollinger_matches_talib).
+EMAs are seeded with the simple average of their first `period` inputs and Wilder averages
+(RSI, ATR, ADX) with plain averages, exactly as TA-Lib does. Leading NaNs in an input are
+skipped like the TA-Lib Python wrapper does.
 
 The work is done by loops compiled with numba (the *_kernel functions), most indicators in one
 pass: each bar depends on the one before (EMAs, Wilder averages, running window sums), which
@@ -33,6 +45,9 @@ SeriesLike = pd.Series | np.ndarray  # an output: a Series when the input was on
 
 # Rolling sums are summed afresh at every window starting on a multiple of this many bars.
 _RESUM = 1024
+# A rolling variance is summed afresh when its squares fall below this fraction of the scale of
+# its rounding (see _welford_step): rounding of about 1e-16 x scale x sqrt(_RESUM) stays < 1e-10.
+_SQUARES_DROP = 2.0 ** -16
 
 
 class MACD(NamedTuple):
@@ -245,30 +260,47 @@ def _true_ranges(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.nda
     return ranges
 
 
-@njit(inline="always")
-def _window_sums(values, period, k, total, squares):  # pragma: no cover (compiled)
-    """Sums of x and x^2 over the window values[k:k + period], from those of the window before.
+# Rolling variance (Bollinger, z-score). Welford's update of the window's mean and sum of
+# squared deviations, both of the prices less `reference`, a price of the window they were last
+# summed afresh on: prices within a factor of 2 subtract exactly, so the mean's rounding is of
+# the order of the moves rather than of the price, and a tiny deviation over a large price
+# keeps its digits (running sums of x and x^2 lose them: E[x^2] - E[x]^2 cancels; that was a
+# relative error of 1.7e-2 at moves of 1e-6 of the price). A kernel sums afresh by two passes
+# (_fresh_moments) at every window starting on a multiple of _RESUM, while a NaN is in the
+# window, and when the squares fell below _SQUARES_DROP of `peak`, the scale of their rounding
+# since the last fresh sum. Relative error of the standard deviation against an exact one:
+# about 1e-11, see tests/test_indicators.py::test_rolling_std_is_exact_for_tiny_moves.
+# (The kernels spell the branch out: an inline helper holding it compiled to a loop 1.7x slower.)
 
-    Summed afresh like _rolling_sum_kernel's; pass NaNs to start from scratch.
+@njit(cache=True, error_model="numpy")
+def _fresh_moments(window):  # pragma: no cover (compiled)
+    """(reference, mean, squares, peak) of a window by two passes, the mean less reference."""
+    reference = window[0]
+    total = 0.0
+    for x in window:
+        total += x - reference
+    mean = total / len(window)
+    squares = 0.0
+    for x in window:
+        deviation = (x - reference) - mean
+        squares += deviation * deviation
+    return reference, mean, squares, max(squares, len(window) * mean * mean)
+
+
+@njit(inline="always")
+def _welford_step(leaving, entering, mean, squares, peak, period,
+                  scale):  # pragma: no cover (compiled)
+    """(mean, squares, peak) after `leaving` left the window and `entering` joined it; every
+    value is less the same reference, scale is 1 / period.
+
+    peak bounds the size of the rounding in squares: a large move that left the window leaves
+    rounding of the squares it made behind, and rounding of the mean (relative to its size)
+    adds about 2 x period x error x mean to the squares.
     """
-    if k % _RESUM == 0 or not np.isfinite(squares):
-        total = squares = 0.0
-        for x in values[k:k + period]:
-            total += x
-            squares += x * x
-    else:
-        leaving, entering = values[k - 1], values[k + period - 1]
-        total += entering - leaving
-        squares += entering * entering - leaving * leaving
-    return total, squares
-
-
-@njit(inline="always")
-def _mean_and_std(total, squares, scale):  # pragma: no cover (compiled)
-    """Mean and population standard deviation from window sums and scale = 1 / period, like
-    TA-Lib (E[x^2] - E[x]^2)."""
-    mean = total * scale
-    return mean, np.sqrt(max(squares * scale - mean * mean, 0.0))
+    change = entering - leaving
+    next_mean = mean + change * scale
+    squares += change * ((entering - next_mean) + (leaving - mean))
+    return next_mean, squares, max(peak, squares, period * next_mean * next_mean)
 
 
 def sma(values: Values, period: int) -> Values:
@@ -320,7 +352,10 @@ def macd(close: Values, fast: int = 12, slow: int = 26, signal: int = 9) -> MACD
     """MACD line, signal line and histogram (TA-Lib MACD).
 
     Like TA-Lib, the fast EMA starts on the same bar as the slow one: it is seeded with the
-    average of the `fast` closes ending at bar slow-1, not at bar fast-1.
+    average of the `fast` closes ending at bar slow-1, not at bar fast-1. The line is defined
+    from bar slow-1, signal-1 bars before TA-Lib's (which waits for the signal line); the
+    signal line and histogram start on TA-Lib's bar, slow+signal-2. Equal to TA-Lib where both
+    are defined: tests/test_indicators.py::test_macd_matches_talib.
     """
     for name, period in (("fast", fast), ("slow", slow), ("signal", signal)):
         _check_period(period, name)
@@ -370,7 +405,12 @@ def _macd_kernel(prices, fast, slow, signal, signal_start, line, signal_line,
 def bollinger(close: Values, period: int = 20, deviations: float = 2.0) -> Bollinger:
     """Bollinger Bands (TA-Lib BBANDS with SMA), plus %b and bandwidth by definition.
 
-    percent_b = (close - lower) / (upper - lower); bandwidth = (upper - lower) / middle.
+    percent_b = (close - lower) / (upper - lower); bandwidth = (upper - lower) / middle. The
+    standard deviation (population, like TA-Lib's) is within about 1e-11 relative of an exact
+    two-pass one however small the moves are against the price (bandwidth x middle keeps that
+    precision; upper - lower subtracts two prices and loses digits to the price's size):
+    tests/test_indicators.py::test_rolling_std_is_exact_for_tiny_moves. The bands equal
+    TA-Lib's within 1e-9 of the price: test_bollinger_matches_talib.
     """
     _check_period(period)
     result = _on_valid(_array(close), _bollinger, period, deviations)
@@ -391,15 +431,30 @@ def _bollinger_kernel(prices, period, deviations, middle, upper, lower, percent_
     last = period - 1
     closes, middle, upper, lower = prices[last:], middle[last:], upper[last:], lower[last:]
     percent_b, bandwidth = percent_b[last:], bandwidth[last:]
-    total = squares = np.nan
+    scale = 1.0 / period
+    # Two passes: the rolling moments bar after bar (each depends on the one before), parked
+    # in the outputs, then the bands from them, a loop free of that chain that compiles to
+    # vector square roots and divisions (1.4x faster than one pass doing both).
+    reference = mean = squares = peak = np.nan
     for k in range(len(closes)):
-        total, squares = _window_sums(prices, period, k, total, squares)
-        mean, std = _mean_and_std(total, squares, 1.0 / period)
-        offset = deviations * std
-        middle[k], upper[k], lower[k] = mean, mean + offset, mean - offset
+        if k % _RESUM:
+            mean, squares, peak = _welford_step(prices[k - 1] - reference,
+                                                prices[k + period - 1] - reference, mean,
+                                                squares, peak, period, scale)
+        if k % _RESUM == 0 or not squares >= peak * _SQUARES_DROP:  # true on NaN too
+            reference, mean, squares, peak = _fresh_moments(prices[k:k + period])
+        middle[k] = reference + mean
+        # The close's distance from the mean, both less the reference: no digits lost.
+        lower[k] = (closes[k] - reference) - mean
+        upper[k] = squares
+    for k in range(len(closes)):
+        offset = deviations * np.sqrt(max(upper[k] * scale, 0.0))
+        average = middle[k]
         width = 2.0 * offset
-        percent_b[k] = (closes[k] - (mean - offset)) / width if width != 0 else 0.5
-        bandwidth[k] = width / mean
+        position = (lower[k] + offset) / width
+        percent_b[k] = position if width != 0 else 0.5
+        bandwidth[k] = width / average
+        upper[k], lower[k] = average + offset, average - offset
 
 
 def true_range(high: Values, low: Values, close: Values) -> Values:
@@ -493,7 +548,12 @@ def _directional_moves(high, low, i):  # pragma: no cover (compiled)
 
 def stochastic(high: Values, low: Values, close: Values, k_period: int = 14,
                k_smoothing: int = 3, d_period: int = 3) -> Stochastic:
-    """Slow stochastic (TA-Lib STOCH with SMA smoothing): %K = SMA of raw %K, %D = SMA of %K."""
+    """Slow stochastic (TA-Lib STOCH with SMA smoothing): %K = SMA of raw %K, %D = SMA of %K.
+
+    %K is defined from bar k_period+k_smoothing-2, d_period-1 bars before TA-Lib's (which waits
+    for %D); %D starts on TA-Lib's bar. Equal to TA-Lib where both are defined:
+    tests/test_indicators.py::test_stochastic_matches_talib.
+    """
     for name, period in (("k_period", k_period), ("k_smoothing", k_smoothing),
                          ("d_period", d_period)):
         _check_period(period, name)
@@ -530,7 +590,11 @@ def vwap(high: Values, low: Values, close: Values, volume: Values, period: int =
 
 
 def zscore(values: Values, period: int = 20) -> Values:
-    """(value - rolling mean) / rolling population std over `period` bars; 0 where std is 0."""
+    """(value - rolling mean) / rolling population std over `period` bars; 0 where std is 0.
+
+    Within 1e-9 (relative, or absolute near 0) of the exact z-score, however small the moves
+    are against the price: tests/test_indicators.py::test_rolling_std_is_exact_for_tiny_moves.
+    """
     _check_period(period)
     return _like(values, _on_valid(_array(values), _zscore, period))
 
@@ -545,11 +609,17 @@ def _zscore(prices: np.ndarray, period: int) -> np.ndarray:
 @njit(cache=True, error_model="numpy")
 def _zscore_kernel(prices, period, out):  # pragma: no cover (compiled)
     closes, scores = prices[period - 1:], out[period - 1:]
-    total = squares = np.nan
+    scale = 1.0 / period
+    reference = mean = squares = peak = np.nan
     for k in range(len(closes)):
-        total, squares = _window_sums(prices, period, k, total, squares)
-        mean, std = _mean_and_std(total, squares, 1.0 / period)
-        scores[k] = (closes[k] - mean) / std if std != 0 else 0.0
+        if k % _RESUM:
+            mean, squares, peak = _welford_step(prices[k - 1] - reference,
+                                                prices[k + period - 1] - reference, mean,
+                                                squares, peak, period, scale)
+        if k % _RESUM == 0 or not squares >= peak * _SQUARES_DROP:  # true on NaN too
+            reference, mean, squares, peak = _fresh_moments(prices[k:k + period])
+        std = np.sqrt(max(squares * scale, 0.0))
+        scores[k] = ((closes[k] - reference) - mean) / std if std != 0 else 0.0
 
 
 def volume_average(volume: Values, period: int = 20) -> Values:

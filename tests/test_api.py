@@ -169,7 +169,7 @@ def test_performance_counts_closed_signals(api_client):
     assert body["winning_signals"] == 2
     assert body["losing_signals"] == 1
     assert body["win_rate"] == pytest.approx(2 / 3)
-    assert body["total_pnl"] == pytest.approx(9.0)
+    assert body["expectancy_percent"] == pytest.approx(3.0)  # (10 - 5 + 4) / 3
     assert set(body["period"]) == {"from", "to"}
 
 

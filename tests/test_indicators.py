@@ -1,11 +1,14 @@
 """Indicators: hand-computed values on tiny series, and agreement with TA-Lib on random ones."""
 
+from fractions import Fraction
 from math import sqrt
 
 import numpy as np
 import pandas as pd
 import pytest
 import talib
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from strategies import indicators
 
@@ -295,3 +298,81 @@ def test_long_history_keeps_full_precision():
     close = 30_000 * np.exp(np.cumsum(rng.normal(0, 0.002, 1_000_000)))
     assert_matches_talib(indicators.sma(close, 20), talib.SMA(close, 20))
     assert_matches_talib(indicators.bollinger(close, 20).upper, talib.BBANDS(close, 20)[0])
+
+
+# ---- exact rolling variance (Bollinger, z-score) ----
+
+def exact_rolling_std(values: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """Population std of every full window and the last value's distance from the window's
+    mean, by two passes, each window less its first value (exact for prices within a factor
+    of 2), with the second pass's correction term."""
+    windows = np.lib.stride_tricks.sliding_window_view(values, period)
+    std, last = np.empty(len(windows)), np.empty(len(windows))
+    for start in range(0, len(windows), 1 << 16):
+        chunk = windows[start:start + (1 << 16)]
+        shifted = chunk - chunk[:, :1]
+        deviations = shifted - shifted.mean(axis=1, keepdims=True)
+        correction = deviations.sum(axis=1)
+        squares = (deviations * deviations).sum(axis=1) - correction**2 / period
+        std[start:start + len(chunk)] = np.sqrt(squares / period)
+        last[start:start + len(chunk)] = deviations[:, -1] - correction / period
+    return std, last
+
+
+def fraction_rolling_std(values: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same in exact rational arithmetic, each rounded once at the end."""
+    exact = [Fraction(x) for x in values]  # floats are dyadic: sums and products stay cheap
+    std, last = [], []
+    for start in range(len(values) - period + 1):
+        window = exact[start:start + period]
+        total, squares = sum(window), sum(x * x for x in window)
+        std.append(sqrt(float((period * squares - total * total) / period**2)))
+        last.append(float((period * window[-1] - total) / period))
+    return np.array(std), np.array(last)
+
+
+def band_std(bands: indicators.Bollinger, deviations: float) -> np.ndarray:
+    # bandwidth x middle = upper - lower without the cancellation of subtracting two prices
+    return np.asarray(bands.bandwidth) * np.asarray(bands.middle) / (2 * deviations)
+
+
+def assert_rolling_std_exact(values: np.ndarray, period: int,
+                             expected: tuple[np.ndarray, np.ndarray]) -> None:
+    """Bollinger's std and the z-score within 1e-9 relative of the exact ones."""
+    expected_std, expected_last = expected
+    std = band_std(indicators.bollinger(values, period, 2.0), 2.0)[period - 1:]
+    np.testing.assert_allclose(std, expected_std, rtol=1e-9, atol=0)
+    expected_z = expected_last / expected_std
+    z = np.asarray(indicators.zscore(values, period))[period - 1:]
+    np.testing.assert_allclose(z, expected_z, rtol=1e-9, atol=1e-9)
+
+
+def test_rolling_std_is_exact_for_tiny_moves():
+    # Running sums of x and x^2 erred by 1.7e-2 here (moves of 1e-6 of the price).
+    rng = np.random.default_rng(11)
+    close = 30_000 * np.exp(np.cumsum(rng.normal(0, 1e-6, 1_000_000)))
+    assert_rolling_std_exact(close, 20, exact_rolling_std(close, 20))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), period=st.integers(2, 30), size=st.integers(30, 120),
+       sigma=st.sampled_from([1e-7, 1e-6, 1e-5, 1e-3, 3e-2]),
+       price=st.sampled_from([1e-4, 0.37, 100.0, 65_000.0]))
+def test_rolling_std_is_exact_on_random_walks(seed, period, size, sigma, price):
+    rng = np.random.default_rng(seed)
+    values = price * np.exp(np.cumsum(rng.normal(0, sigma, size)))
+    assert_rolling_std_exact(values, period, fraction_rolling_std(values, period))
+
+
+def test_rolling_std_stays_exact_after_a_jump_leaves_the_window():
+    # A 10% jump, then moves of 1e-7: the jump's rounding must not stay in the calm windows.
+    rng = np.random.default_rng(3)
+    calm = np.exp(np.cumsum(rng.normal(0, 1e-7, 300)))
+    values = np.r_[100 * calm[:100], 110 * calm[100:]]
+    assert_rolling_std_exact(values, 5, fraction_rolling_std(values, 5))
+
+
+def test_rolling_std_across_the_periodic_fresh_sums():
+    rng = np.random.default_rng(4)
+    values = 50 * np.exp(np.cumsum(rng.normal(0, 1e-5, 5000)))
+    assert_rolling_std_exact(values, 3, exact_rolling_std(values, 3))

@@ -30,6 +30,7 @@ OHLC = ["open", "high", "low", "close"]
 
 @pytest.fixture(autouse=True)
 def fee(settings):
+    settings.FEE_SCHEDULE = {}  # every market pays SIGNAL_FEE_PERCENT
     settings.SIGNAL_FEE_PERCENT = 0.5
 
 

@@ -64,7 +64,7 @@ def test_request_analysis_is_processed_by_the_worker(api_client, stack_binance):
     Signal.objects.filter(pk=signal.pk).update(status="closed", result="win", pnl=2.5)
     performance = api_client.get("/api/signals/performance/").json()
     assert performance["winning_signals"] == 1
-    assert performance["total_pnl"] == pytest.approx(2.5)
+    assert performance["expectancy_percent"] == pytest.approx(2.5)
 
 
 def test_failed_analysis_on_the_worker_is_recorded(api_client, stack_binance):

@@ -168,33 +168,45 @@ class SignalSummarySerializer(serializers.Serializer):
 
 
 class PerformanceMetricsSerializer(serializers.Serializer):
-    """The figures of a set of signals; docs/performance.md defines each one."""
+    """The figures of a set of signals; docs/performance.md defines each one. A figure that is
+    undefined (no signal to compute it from) is null."""
 
     total_signals = serializers.IntegerField()
+    open_signals = serializers.IntegerField()
+    cancelled_signals = serializers.IntegerField()
+    ended_signals = serializers.IntegerField(help_text="closed or expired, with a pnl")
     winning_signals = serializers.IntegerField()
     losing_signals = serializers.IntegerField()
     expired_signals = serializers.IntegerField()
-    open_signals = serializers.IntegerField()
-    cancelled_signals = serializers.IntegerField()
     win_rate = serializers.FloatField(allow_null=True, help_text="wins / (wins + losses)")
-    total_pnl = serializers.FloatField(help_text="percent, sum over ended signals")
-    average_pnl = serializers.FloatField(allow_null=True)
+    expectancy_r = serializers.FloatField(allow_null=True, help_text="mean R, expired included")
+    expectancy_r_excluding_expired = serializers.FloatField(allow_null=True)
+    median_r = serializers.FloatField(allow_null=True)
+    expectancy_percent = serializers.FloatField(
+        allow_null=True, help_text="mean pnl percent, expired included"
+    )
+    expectancy_percent_excluding_expired = serializers.FloatField(allow_null=True)
     profit_factor = serializers.FloatField(allow_null=True, help_text="null without losses")
-    expectancy = serializers.FloatField(allow_null=True)
-    average_r = serializers.FloatField(allow_null=True)
-    best_signal = SignalSummarySerializer(allow_null=True)
-    worst_signal = SignalSummarySerializer(allow_null=True)
-    max_drawdown = serializers.FloatField(help_text="percentage points of cumulative pnl")
-    sharpe = serializers.FloatField(allow_null=True)
-    sortino = serializers.FloatField(allow_null=True)
     max_consecutive_wins = serializers.IntegerField()
     max_consecutive_losses = serializers.IntegerField()
-    average_holding_time = serializers.FloatField(allow_null=True, help_text="seconds")
+    average_holding_seconds = serializers.FloatField(allow_null=True)
+    stake_percent = serializers.FloatField(help_text="capital each signal stakes")
+    compounded_return_percent = serializers.FloatField(allow_null=True)
+    max_drawdown_percent = serializers.FloatField(
+        allow_null=True, help_text="percent of the capital's peak, 0..100"
+    )
+    sharpe_annualised = serializers.FloatField(allow_null=True, help_text="daily returns, 365")
+    sortino_annualised = serializers.FloatField(allow_null=True)
+    exposure_percent = serializers.FloatField(allow_null=True)
+    return_days = serializers.IntegerField(help_text="daily returns behind Sharpe and Sortino")
+    best_signal = SignalSummarySerializer(allow_null=True)
+    worst_signal = SignalSummarySerializer(allow_null=True)
 
 
 class EquityPointSerializer(serializers.Serializer):
-    time = serializers.DateTimeField()
-    cumulative_pnl = serializers.FloatField()
+    date = serializers.DateField(help_text="UTC day; the capital at its end")
+    equity = serializers.FloatField(help_text="capital, starting at 1")
+    drawdown_percent = serializers.FloatField()
 
 
 class PerformanceSerializer(PerformanceMetricsSerializer):

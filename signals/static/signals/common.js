@@ -166,25 +166,34 @@ const FIGURE_LABELS = {
   open_signals: [_("Open"), "integer"],
   cancelled_signals: [_("Cancelled"), "integer"],
   win_rate: [_("Win rate"), "ratio"],
-  total_pnl: [_("Total PnL"), "pnl"],
-  average_pnl: [_("Average PnL"), "pnl"],
-  median_pnl: [_("Median PnL"), "pnl"],
+  ended_signals: [_("Ended"), "integer"],
   profit_factor: [_("Profit factor"), "number"],
-  expectancy: [_("Expectancy"), "pnl"],
-  expectancy_pnl: [_("Expectancy"), "pnl"],
   expectancy_r: [_("Expectancy (R)"), "r"],
-  average_r: [_("Average R"), "r"],
+  expectancy_r_excluding_expired: [_("Expectancy (R), expired excluded"), "r"],
+  expectancy_percent: [_("Expectancy"), "pnl"],
+  expectancy_percent_excluding_expired: [_("Expectancy, expired excluded"), "pnl"],
   median_r: [_("Median R"), "r"],
-  max_drawdown: [_("Max drawdown"), "percent"],
+  stake_percent: [_("Stake per signal"), "percent"],
+  compounded_return_percent: [_("Compounded return"), "pnl"],
   max_drawdown_percent: [_("Max drawdown"), "percent"],
-  compounded_return: [_("Compounded return"), "pnl"],
-  sharpe: [_("Sharpe"), "number"],
-  sortino: [_("Sortino"), "number"],
-  exposure: [_("Exposure"), "ratio"],
+  sharpe_annualised: [_("Sharpe (annualised)"), "number"],
+  sortino_annualised: [_("Sortino (annualised)"), "number"],
+  exposure_percent: [_("Exposure"), "percent"],
   max_consecutive_wins: [_("Most wins in a row"), "integer"],
   max_consecutive_losses: [_("Most losses in a row"), "integer"],
-  average_holding_time: [_("Average time held"), "duration"],
+  average_holding_seconds: [_("Average time held"), "duration"],
 };
+
+// The performance response's daily capital curve as chart points: gain in percent since the
+// start, and the fall from the best day so far.
+function equityCurve(summary) {
+  const days = summary.equity_curve || [];
+  const time = (point) => `${point.date}T00:00:00Z`;
+  return {
+    points: days.map((point) => ({time: time(point), value: (point.equity - 1) * 100})),
+    drawdown: days.map((point) => ({time: time(point), value: point.drawdown_percent})),
+  };
+}
 
 function figureLabel(key) {
   return FIGURE_LABELS[key]?.[0] ?? key.replaceAll("_", " ");

@@ -7,7 +7,7 @@
 const POLL_AFTER_MS = 4_000;
 const POLL_EVERY_MS = 2_000;
 const RECENT_ANALYSES = 8;
-const SUMMARY_FIGURES = ["total_signals", "win_rate", "total_pnl", "average_r"];
+const SUMMARY_FIGURES = ["total_signals", "win_rate", "expectancy_r", "compounded_return_percent"];
 
 // ---- active signals ----
 
@@ -247,16 +247,8 @@ async function loadPerformance() {
   const summary = await api(config.urls.performance);
   const keys = SUMMARY_FIGURES.filter((key) => key in summary);
   renderFigures($("#performance"), summary, keys.length ? keys : figureKeys(summary).slice(0, 4));
-  Charts.equity($("#equity-chart"), equityPoints(summary));
-}
-
-// The response's curve, whatever its value is called ({time, <value>}).
-function equityPoints(summary) {
-  const curve = summary.equity_curve || [];
-  return curve.map((point) => {
-    const key = Object.keys(point).find((k) => k !== "time" && typeof point[k] === "number");
-    return {time: point.time, value: point[key]};
-  });
+  const curve = equityCurve(summary);
+  Charts.equity($("#equity-chart"), curve.points, {drawdown: curve.drawdown});
 }
 
 function refreshPerformanceSoon() {

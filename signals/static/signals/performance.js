@@ -65,18 +65,11 @@ function render(summary) {
   }
   renderFigures($("#figures"), summary);
   renderExtremes(summary);
-  const points = (summary.equity_curve || []).map((point) => ({time: point.time, value: valueOf(point)}));
-  const drawdown = Array.isArray(summary.drawdown_curve)
-    ? summary.drawdown_curve.map((point) => ({time: point.time, value: valueOf(point)})) : null;
-  Charts.equity($("#equity-chart"), points, {drawdown});
+  const curve = equityCurve(summary);
+  Charts.equity($("#equity-chart"), curve.points, {drawdown: curve.drawdown});
   renderBreakdowns(summary);
 }
 
-// A curve point's number, whatever the API calls it ({time, cumulative_pnl} today).
-function valueOf(point) {
-  const key = Object.keys(point).find((k) => k !== "time" && typeof point[k] === "number");
-  return point[key];
-}
 
 // Figures that are one signal (best_signal, worst_signal): asset, strategy and pnl.
 const EXTREME_LABELS = {best_signal: _("Best signal"), worst_signal: _("Worst signal")};
