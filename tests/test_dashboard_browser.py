@@ -246,7 +246,7 @@ def test_staff_edits_a_strategy_parameter_and_sees_the_validation_error(staff_pa
     page.fill("#watchlist-form input[name=asset]", "BTC USDT")
     page.click("#watchlist-form button[type=submit]")
     message = page.wait_for_selector('#watchlist-form [data-error-for="asset"]:not(:empty)')
-    assert "market symbol" in message.inner_text()
+    assert "malformed asset symbol" in message.inner_text()
     page.fill("#watchlist-form input[name=asset]", "ethusdt")
     page.click("#watchlist-form button[type=submit]")
     page.wait_for_selector('#watchlist tr[data-asset="ETHUSDT"]')

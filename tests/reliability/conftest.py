@@ -116,21 +116,30 @@ class RabbitNode:
 
 
 @pytest.fixture(scope="session")
-def rabbit_node(django_db_setup, tmp_path_factory):
-    """The node, with this process publishing to it for the whole session."""
-    from botsinais.celery import app
-
+def rabbit_server(django_db_setup, tmp_path_factory):
+    """The node, started once for the session."""
     node = RabbitNode(tmp_path_factory.mktemp("rabbitmq"))
-    previous = os.environ.get("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
     try:
         node.start()
-        use_broker(app, node.url)
         yield node
     finally:
-        use_broker(app, previous)
         node.stop()
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copy(node.log_path, ARTIFACTS / "reliability-rabbitmq.log")
+
+
+@pytest.fixture
+def rabbit_node(rabbit_server):
+    """The node, with this process publishing to it for the test only: later tests publish to
+    the shared broker again, where no reliability worker (with its scripted upstream) listens."""
+    from botsinais.celery import app
+
+    previous = os.environ.get("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
+    use_broker(app, rabbit_server.url)
+    try:
+        yield rabbit_server
+    finally:
+        use_broker(app, previous)
 
 
 def use_broker(app, url: str) -> None:
@@ -230,8 +239,10 @@ def session_upstream():
 
 
 @pytest.fixture
-def upstream(session_upstream):
-    """The scripted Binance, with nothing scripted, held or counted from an earlier test."""
+def upstream(session_upstream, settings):
+    """The scripted Binance, with nothing scripted, held or counted from an earlier test. This
+    process is in live mode too, so it accepts the made-up symbols the tests script."""
+    settings.MARKET_DATA_MODE = "live"
     session_upstream.release_all()
     with session_upstream.lock:
         session_upstream.scripts.clear()
@@ -362,8 +373,8 @@ class Workers:
 
 
 @pytest.fixture(scope="session")
-def workers(rabbit_node, session_upstream):
-    pool = Workers(rabbit_node.url, session_upstream.url)
+def workers(rabbit_server, session_upstream):
+    pool = Workers(rabbit_server.url, session_upstream.url)
     try:
         yield pool
     finally:
@@ -372,7 +383,7 @@ def workers(rabbit_node, session_upstream):
 
 
 @pytest.fixture
-def worker(workers, upstream) -> WorkerProcess:
+def worker(workers, upstream, rabbit_node) -> WorkerProcess:
     """A running worker (the session's; a new one if a test killed it)."""
     return workers.running()
 
