@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+import kombu.pools
 import pytest
 from django.conf import settings
 from werkzeug import Request, Response
@@ -147,8 +148,9 @@ def use_broker(app, url: str) -> None:
     settings.CELERY_BROKER_URL = url
     os.environ["CELERY_BROKER_URL"] = url  # Celery reads it before its own setting
     app.conf.broker_url = url
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # Close every pooled connection and forget the pools: kombu keeps producer pools per
+    # broker in a registry, and one closed there would be handed out again on switching back.
+    kombu.pools.reset()
     # What Celery itself resets in a forked child, so that nothing keeps the old broker.
     app._after_fork()
     app.control._after_fork()
