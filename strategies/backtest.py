@@ -1,0 +1,257 @@
+"""Backtests on exactly the live ending rules: plain Python, no Django.
+
+A strategy's vectorised signals(candles) gives every bar that fires; each signal enters at the
+close of that bar and ends on the bars after it by the live rules of strategies.lifecycle:
+settle_signals() runs settle_path() (the function settle() itself runs) over the whole history
+in one compiled pass, and the few trades whose deciding bar reached both levels are handed to
+refine() itself with the finer candles of that bar, when they are given. Every trade therefore
+carries exactly what settle() (and refine()) return for that signal on the same candles:
+tests/test_backtest.py proves it trade by trade on random candle paths.
+
+Modes:
+- every_signal: every signal, overlapping allowed: what the live record counts.
+- one_position: at most one open signal at a time, as a trader following the strategy would:
+  a signal fired while another is open is skipped; one fired on the bar where the open one
+  ended is taken (the exit happened inside that bar, the entry is at its close).
+
+A signal still open when the candles run out is not a trade: it is listed in open_trades.
+
+Known divergence from backtesting.py (trade_on_close=True, sl/tp orders): when a bar opens beyond
+the target and its low (a long; high for a short) also reaches the stop, backtesting.py processes
+the stop order first and books a loss at the stop; the live rules book a win at the bar's open,
+the price a resting order would have filled at. Everything else matches backtesting.py trade for
+trade: tests/test_backtest_parity.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from strategies.base import Strategy
+from strategies.lifecycle import (
+    AMBIGUOUS,
+    ENDING_REASON,
+    ENDING_RESULT,
+    ENDING_STATUS,
+    GAP_STOP,
+    GAP_TARGET,
+    LONG,
+    OPEN,
+    SHORT,
+    SKIPPED,
+    Outcome,
+    net_pnl_percent,
+    r_multiple,
+    refine,
+    settle_path,
+    settle_signals,
+)
+
+EVERY_SIGNAL = "every_signal"
+ONE_POSITION = "one_position"
+MODES = (EVERY_SIGNAL, ONE_POSITION)
+
+# The trades table, in this order. pnl_percent is net of fees on both sides; r is pnl over the
+# planned risk; bars_held counts the bars after the signal's bar up to the deciding one;
+# exit_reason is target, stop, gap, ambiguous or expiry; status is closed or expired (settle's);
+# refined says finer candles settled a bar that reached both levels.
+TRADE_COLUMNS = (
+    "signal_bar", "signal_time", "direction", "entry", "stop_loss", "take_profit", "exit_bar",
+    "exit_time", "exit_price", "status", "result", "pnl_percent", "r", "bars_held",
+    "exit_reason", "refined",
+)
+OPEN_TRADE_COLUMNS = ("signal_bar", "signal_time", "direction", "entry", "stop_loss",
+                      "take_profit")
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """trades (TRADE_COLUMNS), open_trades (OPEN_TRADE_COLUMNS), and equity: one row per candle,
+    equity (starting at 1.0, each trade compounded at the close of its exit bar with `stake` of
+    the equity) and drawdown_percent (below the running peak, <= 0)."""
+
+    trades: pd.DataFrame
+    open_trades: pd.DataFrame
+    equity: pd.DataFrame
+    statistics: dict[str, Any]
+    mode: str
+    fee_percent: float
+    signals: int  # every signal the strategy fired, taken or not
+
+
+def run_backtest(strategy: Strategy, candles: pd.DataFrame, *, fee_percent: float = 0.0,
+                 mode: str = EVERY_SIGNAL, timeframe_seconds: int | None = None,
+                 finer: pd.DataFrame | None = None, finer_seconds: int | None = None,
+                 stake: float = 1.0) -> BacktestResult:
+    """Backtest strategy on candles (the strategy interface's frame: UTC bar open times, sorted).
+
+    timeframe_seconds defaults to the smallest step of the index. finer (with finer_seconds) are
+    candles of a finer timeframe used by refine() on bars that reached both levels.
+    """
+    return backtest_signals(strategy.signals(candles), candles, strategy.expiry_bars,
+                            fee_percent=fee_percent, mode=mode,
+                            timeframe_seconds=timeframe_seconds, finer=finer,
+                            finer_seconds=finer_seconds, stake=stake)
+
+
+def backtest_signals(signals: pd.DataFrame, candles: pd.DataFrame, expiry_bars: int, *,
+                     fee_percent: float = 0.0, mode: str = EVERY_SIGNAL,
+                     timeframe_seconds: int | None = None, finer: pd.DataFrame | None = None,
+                     finer_seconds: int | None = None, stake: float = 1.0) -> BacktestResult:
+    """Backtest a signals table (Strategy.signals()'s columns, indexed by the bar that fired)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if not fee_percent >= 0:
+        raise ValueError(f"fee_percent must be >= 0, got {fee_percent}")
+    if not 0 < stake <= 1:
+        raise ValueError(f"stake must be in (0, 1], got {stake}")
+    if expiry_bars < 1:
+        raise ValueError(f"expiry_bars must be at least 1, got {expiry_bars}")
+    if finer is not None and not finer_seconds:
+        raise ValueError("finer candles need finer_seconds")
+    index = _utc_index(candles.index)
+    if timeframe_seconds is None:
+        timeframe_seconds = _smallest_step_seconds(index)
+
+    opens, highs, lows, closes = (
+        np.ascontiguousarray(candles[column].to_numpy(dtype=np.float64))
+        for column in ("open", "high", "low", "close"))
+    signal_bars = index.searchsorted(_utc_index(signals.index)).astype(np.int64)
+    directions = signals["direction"].to_numpy()
+    sides = np.where(directions == LONG, 1, -1).astype(np.int64)
+    if not np.isin(directions, (LONG, SHORT)).all():
+        raise ValueError("signal directions must be 'long' or 'short'")
+    entries, stops, targets = (np.ascontiguousarray(signals[column].to_numpy(dtype=np.float64))
+                               for column in ("entry", "stop_loss", "take_profit"))
+    endings, exit_bars, prices = settle_signals(opens, highs, lows, closes, signal_bars, sides,
+                                                entries, stops, targets, expiry_bars,
+                                                mode == ONE_POSITION)
+
+    still_open = endings == OPEN
+    open_trades = pd.DataFrame({
+        "signal_bar": signal_bars[still_open],
+        "signal_time": index[signal_bars[still_open]],
+        "direction": directions[still_open],
+        "entry": entries[still_open],
+        "stop_loss": stops[still_open],
+        "take_profit": targets[still_open],
+    }, columns=list(OPEN_TRADE_COLUMNS))
+
+    ended = (endings != OPEN) & (endings != SKIPPED)
+    endings, exit_bars, prices = endings[ended], exit_bars[ended], prices[ended]
+    bars, sides, entries, stops = signal_bars[ended], sides[ended], entries[ended], stops[ended]
+    pnl = net_pnl_percent(sides, entries, prices, fee_percent)
+    gap = (endings == GAP_STOP) | (endings == GAP_TARGET)
+    trades = pd.DataFrame({
+        "signal_bar": bars,
+        "signal_time": index[bars],
+        "direction": directions[ended],
+        "entry": entries,
+        "stop_loss": stops,
+        "take_profit": targets[ended],
+        "exit_bar": exit_bars,
+        "exit_time": index[exit_bars] + pd.to_timedelta(
+            np.where(gap, 0, timeframe_seconds), unit="s"),
+        "exit_price": prices,
+        "status": np.asarray(ENDING_STATUS, dtype=object)[endings],
+        "result": np.asarray(ENDING_RESULT, dtype=object)[endings],
+        "pnl_percent": pnl,
+        "r": r_multiple(pnl, entries, stops),
+        "bars_held": exit_bars - bars,
+        "exit_reason": np.asarray(ENDING_REASON, dtype=object)[endings],
+        "refined": np.zeros(len(bars), dtype=bool),
+    }, columns=list(TRADE_COLUMNS))
+    if finer is not None and (endings == AMBIGUOUS).any():
+        _refine_ambiguous(trades, finer, fee_percent, int(finer_seconds), timeframe_seconds)
+
+    equity = equity_curve(trades, index, stake)
+    return BacktestResult(trades=trades, open_trades=open_trades, equity=equity,
+                          statistics=backtest_statistics(trades, equity), mode=mode,
+                          fee_percent=fee_percent, signals=len(signals))
+
+
+def equity_curve(trades: pd.DataFrame, index: pd.DatetimeIndex, stake: float = 1.0
+                 ) -> pd.DataFrame:
+    """Equity per candle, from 1.0, each trade compounded at its exit bar's close with stake
+    of the equity; drawdown_percent is the fall below the running peak in percent (<= 0)."""
+    factors = np.ones(len(index))
+    np.multiply.at(factors, trades["exit_bar"].to_numpy(),
+                   1.0 + stake * trades["pnl_percent"].to_numpy() / 100.0)
+    equity = np.cumprod(factors)
+    peak = np.maximum.accumulate(equity) if len(equity) else equity
+    return pd.DataFrame({"equity": equity, "drawdown_percent": (equity / peak - 1.0) * 100.0},
+                        index=index)
+
+
+def backtest_statistics(trades: pd.DataFrame, equity: pd.DataFrame) -> dict[str, Any]:
+    """A few basic figures from the trades table (TRADE_COLUMNS) and the equity curve.
+
+    trades: ended trades; wins / losses / expired: by result; win_rate_percent: wins over
+    trades; average_r and average_pnl_percent: over every trade, expired ones included;
+    total_return_percent: the equity curve's last value over its first, minus one;
+    max_drawdown_percent: the deepest fall below a running peak, as a positive number.
+    The lead wires this to strategies/stats.py, the figures of the performance endpoint: its
+    inputs are the two tables above and nothing else.
+    """
+    count = len(trades)
+    result = trades["result"]
+    final = float(equity["equity"].iloc[-1]) if len(equity) else 1.0
+    return {
+        "trades": count,
+        "wins": int((result == "win").sum()),
+        "losses": int((result == "loss").sum()),
+        "expired": int((result == "none").sum()),
+        "win_rate_percent": float((result == "win").mean() * 100.0) if count else None,
+        "average_r": float(trades["r"].mean()) if count else None,
+        "average_pnl_percent": float(trades["pnl_percent"].mean()) if count else None,
+        "total_return_percent": (final - 1.0) * 100.0,
+        "max_drawdown_percent": float(-equity["drawdown_percent"].min()) if len(equity) else 0.0,
+    }
+
+
+def _refine_ambiguous(trades: pd.DataFrame, finer: pd.DataFrame, fee_percent: float,
+                      finer_seconds: int, timeframe_seconds: int) -> None:
+    """Hand the trades whose deciding bar reached both levels to refine(), the live function,
+    with the finer candles inside that bar (as the live evaluator reads them from the store)."""
+    finer_index = _utc_index(finer.index)
+    bar_length = pd.Timedelta(seconds=timeframe_seconds)
+    columns = {name: trades.columns.get_loc(name) for name in TRADE_COLUMNS}
+    for row in np.flatnonzero(trades["exit_reason"].to_numpy() == ENDING_REASON[AMBIGUOUS]):
+        trade = trades.iloc[row]
+        closed_at = trade["exit_time"]
+        first, last = finer_index.searchsorted([closed_at - bar_length, closed_at])
+        window = finer.iloc[first:last]
+        outcome = Outcome(status="closed", result="loss", close_price=trade["exit_price"],
+                          closed_at=closed_at, pnl=trade["pnl_percent"], r_multiple=trade["r"],
+                          bars=int(trade["bars_held"]), ambiguous=True)
+        refined = refine(outcome, trade["direction"], trade["entry"], trade["stop_loss"],
+                         trade["take_profit"], window, fee_percent, finer_seconds,
+                         timeframe_seconds)
+        if refined is outcome:
+            continue
+        # The same compiled rule names how the finer bars ended it.
+        ending = settle_path(
+            1 if trade["direction"] == LONG else -1, float(trade["entry"]),
+            float(trade["stop_loss"]), float(trade["take_profit"]),
+            *(np.ascontiguousarray(window[column].to_numpy(dtype=np.float64))
+              for column in ("open", "high", "low", "close")), 0, len(window))[0]
+        for name, value in (("exit_time", refined.closed_at), ("exit_price", refined.close_price),
+                            ("result", refined.result), ("pnl_percent", refined.pnl),
+                            ("r", refined.r_multiple), ("exit_reason", ENDING_REASON[ending]),
+                            ("refined", True)):
+            trades.iat[row, columns[name]] = value
+
+
+def _utc_index(index: pd.Index) -> pd.DatetimeIndex:
+    index = pd.DatetimeIndex(index)
+    return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+
+
+def _smallest_step_seconds(index: pd.DatetimeIndex) -> int:
+    if len(index) < 2:
+        raise ValueError("timeframe_seconds is needed with fewer than two candles")
+    return int((index[1:] - index[:-1]).min().total_seconds())
