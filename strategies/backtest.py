@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from strategies.base import Strategy
 from strategies.lifecycle import (
@@ -92,77 +93,60 @@ def run_backtest(strategy: Strategy, candles: pd.DataFrame, *, fee_percent: floa
     timeframe_seconds defaults to the smallest step of the index. finer (with finer_seconds) are
     candles of a finer timeframe used by refine() on bars that reached both levels.
     """
-    return backtest_signals(strategy.signals(candles), candles, strategy.expiry_bars,
-                            fee_percent=fee_percent, mode=mode,
-                            timeframe_seconds=timeframe_seconds, finer=finer,
-                            finer_seconds=finer_seconds, stake=stake)
-
-
-def backtest_signals(signals: pd.DataFrame, candles: pd.DataFrame, expiry_bars: int, *,
-                     fee_percent: float = 0.0, mode: str = EVERY_SIGNAL,
-                     timeframe_seconds: int | None = None, finer: pd.DataFrame | None = None,
-                     finer_seconds: int | None = None, stake: float = 1.0) -> BacktestResult:
-    """Backtest a signals table (Strategy.signals()'s columns, indexed by the bar that fired)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if not fee_percent >= 0:
         raise ValueError(f"fee_percent must be >= 0, got {fee_percent}")
     if not 0 < stake <= 1:
         raise ValueError(f"stake must be in (0, 1], got {stake}")
-    if expiry_bars < 1:
-        raise ValueError(f"expiry_bars must be at least 1, got {expiry_bars}")
     if finer is not None and not finer_seconds:
         raise ValueError("finer candles need finer_seconds")
     index = _utc_index(candles.index)
     if timeframe_seconds is None:
         timeframe_seconds = _smallest_step_seconds(index)
 
+    signals = strategy.signal_arrays(candles)
     opens, highs, lows, closes = (
         np.ascontiguousarray(candles[column].to_numpy(dtype=np.float64))
         for column in ("open", "high", "low", "close"))
-    signal_bars = index.searchsorted(_utc_index(signals.index)).astype(np.int64)
-    directions = signals["direction"].to_numpy()
-    sides = np.where(directions == LONG, 1, -1).astype(np.int64)
-    if not np.isin(directions, (LONG, SHORT)).all():
-        raise ValueError("signal directions must be 'long' or 'short'")
-    entries, stops, targets = (np.ascontiguousarray(signals[column].to_numpy(dtype=np.float64))
-                               for column in ("entry", "stop_loss", "take_profit"))
-    endings, exit_bars, prices = settle_signals(opens, highs, lows, closes, signal_bars, sides,
-                                                entries, stops, targets, expiry_bars,
-                                                mode == ONE_POSITION)
+    endings, exit_bars, prices = settle_signals(
+        opens, highs, lows, closes, signals.bars, signals.sides, signals.entry,
+        signals.stop_loss, signals.take_profit, strategy.expiry_bars, mode == ONE_POSITION)
 
     still_open = endings == OPEN
+    bars = signals.bars[still_open]
     open_trades = pd.DataFrame({
-        "signal_bar": signal_bars[still_open],
-        "signal_time": index[signal_bars[still_open]],
-        "direction": directions[still_open],
-        "entry": entries[still_open],
-        "stop_loss": stops[still_open],
-        "take_profit": targets[still_open],
+        "signal_bar": bars,
+        "signal_time": index[bars],
+        "direction": _directions(signals.sides[still_open]),
+        "entry": signals.entry[still_open],
+        "stop_loss": signals.stop_loss[still_open],
+        "take_profit": signals.take_profit[still_open],
     }, columns=list(OPEN_TRADE_COLUMNS))
 
     ended = (endings != OPEN) & (endings != SKIPPED)
     endings, exit_bars, prices = endings[ended], exit_bars[ended], prices[ended]
-    bars, sides, entries, stops = signal_bars[ended], sides[ended], entries[ended], stops[ended]
+    bars, sides = signals.bars[ended], signals.sides[ended]
+    entries, stops = signals.entry[ended], signals.stop_loss[ended]
     pnl = net_pnl_percent(sides, entries, prices, fee_percent)
     gap = (endings == GAP_STOP) | (endings == GAP_TARGET)
     trades = pd.DataFrame({
         "signal_bar": bars,
         "signal_time": index[bars],
-        "direction": directions[ended],
+        "direction": _directions(sides),
         "entry": entries,
         "stop_loss": stops,
-        "take_profit": targets[ended],
+        "take_profit": signals.take_profit[ended],
         "exit_bar": exit_bars,
         "exit_time": index[exit_bars] + pd.to_timedelta(
             np.where(gap, 0, timeframe_seconds), unit="s"),
         "exit_price": prices,
-        "status": np.asarray(ENDING_STATUS, dtype=object)[endings],
-        "result": np.asarray(ENDING_RESULT, dtype=object)[endings],
+        "status": _labels(ENDING_STATUS, endings),
+        "result": _labels(ENDING_RESULT, endings),
         "pnl_percent": pnl,
         "r": r_multiple(pnl, entries, stops),
         "bars_held": exit_bars - bars,
-        "exit_reason": np.asarray(ENDING_REASON, dtype=object)[endings],
+        "exit_reason": _labels(ENDING_REASON, endings),
         "refined": np.zeros(len(bars), dtype=bool),
     }, columns=list(TRADE_COLUMNS))
     if finer is not None and (endings == AMBIGUOUS).any():
@@ -171,20 +155,33 @@ def backtest_signals(signals: pd.DataFrame, candles: pd.DataFrame, expiry_bars: 
     equity = equity_curve(trades, index, stake)
     return BacktestResult(trades=trades, open_trades=open_trades, equity=equity,
                           statistics=backtest_statistics(trades, equity), mode=mode,
-                          fee_percent=fee_percent, signals=len(signals))
+                          fee_percent=fee_percent, signals=len(signals.bars))
 
 
 def equity_curve(trades: pd.DataFrame, index: pd.DatetimeIndex, stake: float = 1.0
                  ) -> pd.DataFrame:
     """Equity per candle, from 1.0, each trade compounded at its exit bar's close with stake
     of the equity; drawdown_percent is the fall below the running peak in percent (<= 0)."""
-    factors = np.ones(len(index))
-    np.multiply.at(factors, trades["exit_bar"].to_numpy(),
-                   1.0 + stake * trades["pnl_percent"].to_numpy() / 100.0)
-    equity = np.cumprod(factors)
-    peak = np.maximum.accumulate(equity) if len(equity) else equity
-    return pd.DataFrame({"equity": equity, "drawdown_percent": (equity / peak - 1.0) * 100.0},
-                        index=index)
+    factors = 1.0 + stake * trades["pnl_percent"].to_numpy(dtype=np.float64) / 100.0
+    equity, drawdown = _equity_kernel(len(index), trades["exit_bar"].to_numpy(dtype=np.int64),
+                                      factors)
+    # Fresh arrays: the frame can own them without the copy of a consolidating constructor.
+    return pd.DataFrame({"equity": equity, "drawdown_percent": drawdown}, index=index,
+                        copy=False)
+
+
+@njit(cache=True)
+def _equity_kernel(size, exit_bars, factors):  # pragma: no cover (compiled)
+    equity = np.ones(size)  # first each bar's product of factors, then the running product
+    for k in range(len(exit_bars)):
+        equity[exit_bars[k]] *= factors[k]
+    drawdown = np.empty(size)
+    value, peak = 1.0, 1.0
+    for bar in range(size):
+        value *= equity[bar]
+        peak = max(peak, value)
+        equity[bar], drawdown[bar] = value, (value / peak - 1.0) * 100.0
+    return equity, drawdown
 
 
 def backtest_statistics(trades: pd.DataFrame, equity: pd.DataFrame) -> dict[str, Any]:
@@ -246,9 +243,22 @@ def _refine_ambiguous(trades: pd.DataFrame, finer: pd.DataFrame, fee_percent: fl
             trades.iat[row, columns[name]] = value
 
 
+def _labels(names: tuple[str, ...], endings: np.ndarray) -> pd.Categorical:
+    """Names of ending codes as a categorical column: compact for tens of thousands of trades."""
+    categories = list(dict.fromkeys(names))
+    codes = np.array([categories.index(name) for name in names], dtype=np.int8)
+    return pd.Categorical.from_codes(codes[endings], categories=categories)
+
+
+def _directions(sides: np.ndarray) -> pd.Categorical:
+    return pd.Categorical.from_codes((sides < 0).astype(np.int8), categories=[LONG, SHORT])
+
+
 def _utc_index(index: pd.Index) -> pd.DatetimeIndex:
     index = pd.DatetimeIndex(index)
-    return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    if index.tz is None:
+        return index.tz_localize("UTC")
+    return index if str(index.tz) == "UTC" else index.tz_convert("UTC")
 
 
 def _smallest_step_seconds(index: pd.DatetimeIndex) -> int:
