@@ -192,7 +192,7 @@ class Strategy:
         last = len(tail) - 1
         if not len(scan.bars) or scan.bars[-1] != last:
             return None
-        row = scan.rows(tail.index).iloc[-1]
+        row = scan.rows(tail.index, slice(-1, None)).iloc[0]
         return SignalCandidate(
             strategy=self.name,
             direction=str(row["direction"]),
@@ -249,17 +249,19 @@ class _Scan:
     stop_loss: np.ndarray
     take_profit: np.ndarray
 
-    def rows(self, index: pd.Index) -> pd.DataFrame:
+    def rows(self, index: pd.Index, take: slice = slice(None)) -> pd.DataFrame:
+        """The table of the firing bars (those in take of them)."""
+        bars = self.bars[take]
         data: dict[str, Any] = {
-            "direction": np.where(self.sides > 0, "long", "short"),
-            "entry": self.entry,
-            "stop_loss": self.stop_loss,
-            "take_profit": self.take_profit,
-            "confidence": np.clip(self.evaluation.confidence[self.bars], 0.0, 1.0),
+            "direction": np.where(self.sides[take] > 0, "long", "short"),
+            "entry": self.entry[take],
+            "stop_loss": self.stop_loss[take],
+            "take_profit": self.take_profit[take],
+            "confidence": np.clip(self.evaluation.confidence[bars], 0.0, 1.0),
         }
         for key, values in self.evaluation.indicators.items():
-            data[key] = values[self.bars]
-        return pd.DataFrame(data, index=index[self.bars])
+            data[key] = values[bars]
+        return pd.DataFrame(data, index=index[bars])
 
 
 def previous_bar(values: np.ndarray, fill: Any) -> np.ndarray:

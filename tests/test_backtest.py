@@ -297,3 +297,22 @@ def test_every_trade_equals_the_live_outcome_on_random_paths(data, mode, fee):
 
 def test_exit_reasons_are_the_documented_ones():
     assert set(ENDING_REASON) == {"open", "target", "stop", "gap", "ambiguous", "expiry"}
+
+
+@pytest.mark.parametrize("name", ["breakout", "mean_reversion", "trend_following"])
+def test_signal_arrays_are_the_signals_table(name):
+    from strategies import get
+
+    rng = np.random.default_rng(3)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 800)))
+    frame = pd.DataFrame({
+        "open": np.r_[100.0, close[:-1]], "close": close, "high": close * 1.004,
+        "low": close * 0.996, "volume": rng.lognormal(5, 1, 800),
+    }, index=pd.date_range(START, periods=800, freq="h"))
+    strategy = get(name)(adx_minimum=0.0) if name != "mean_reversion" else get(name)()
+    table, arrays = strategy.signals(frame), strategy.signal_arrays(frame)
+    assert len(table) > 3
+    assert frame.index[arrays.bars].equals(table.index)
+    assert (np.where(arrays.sides > 0, "long", "short") == table["direction"].to_numpy()).all()
+    for column in ("entry", "stop_loss", "take_profit"):
+        assert np.array_equal(getattr(arrays, column), table[column].to_numpy())
