@@ -196,7 +196,10 @@ def backtest_statistics(trades: pd.DataFrame, equity: pd.DataFrame) -> dict[str,
     """
     count = len(trades)
     result = trades["result"]
-    final = float(equity["equity"].iloc[-1]) if len(equity) else 1.0
+    curve = equity["equity"].to_numpy()
+    final = float(curve[-1]) if len(curve) else 1.0
+    # numpy's min: pandas' NaN-skipping reduction costs a mask over every candle.
+    deepest = float(equity["drawdown_percent"].to_numpy().min()) if len(curve) else 0.0
     return {
         "trades": count,
         "wins": int((result == "win").sum()),
@@ -206,7 +209,7 @@ def backtest_statistics(trades: pd.DataFrame, equity: pd.DataFrame) -> dict[str,
         "average_r": float(trades["r"].mean()) if count else None,
         "average_pnl_percent": float(trades["pnl_percent"].mean()) if count else None,
         "total_return_percent": (final - 1.0) * 100.0,
-        "max_drawdown_percent": float(-equity["drawdown_percent"].min()) if len(equity) else 0.0,
+        "max_drawdown_percent": abs(deepest),
     }
 
 
