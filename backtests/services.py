@@ -88,8 +88,8 @@ def check_spec(*, strategy: str, asset: str, timeframe: str, start: Any = None, 
         raise BacktestInputError("mode", f"use one of {', '.join(MODES)}")
     if fee_percent is None:
         fee_percent = settings.SIGNAL_FEE_PERCENT
-    if not (isinstance(fee_percent, (int, float)) and math.isfinite(fee_percent)
-            and fee_percent >= 0):
+    if (isinstance(fee_percent, bool) or not isinstance(fee_percent, (int, float))
+            or not math.isfinite(fee_percent) or fee_percent < 0):
         raise BacktestInputError("fee_percent", "must be a number >= 0")
 
     now = as_utc(now or utc_now())

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command, execute_from_command_line
 
+from backtests.services import BacktestInputError, check_spec
 from market import store
 from strategies.backtest import run_backtest
 from strategies.mean_reversion import MeanReversion
@@ -112,3 +113,10 @@ def test_the_command_line_exits_with_2_on_bad_input(capsys):
                                    "--param", "rsi_oversold=99"])
     assert exited.value.code == 2
     assert "--param rsi_oversold: 99.0 is above the maximum 50.0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fee", [True, "0.1", float("nan"), float("inf")])
+def test_a_fee_that_is_not_a_finite_number_is_refused(fee):
+    with pytest.raises(BacktestInputError) as raised:
+        check_spec(strategy="mean_reversion", asset="BTCUSDT", timeframe="1h", fee_percent=fee)
+    assert raised.value.field == "fee_percent"
