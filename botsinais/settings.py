@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "channels",
     "market",
     "signals",
+    "backtests",
 ]
 
 MIDDLEWARE = [
@@ -337,6 +338,9 @@ ALPHAVANTAGE_BASE_URL = (
 ALPHAVANTAGE_API_KEY = env.str("ALPHAVANTAGE_API_KEY", default="")
 MARKET_DATA_TIMEOUT = env_number("MARKET_DATA_TIMEOUT", 10.0, float, minimum=0.1)
 ANALYSIS_CANDLES = env_number("ANALYSIS_CANDLES", 500, int, minimum=50)
+# Backtests (backtests/): the longest period one may cover, in bars of its timeframe.
+BACKTEST_MAX_BARS = env_number("BACKTEST_MAX_BARS", 1_000_000, int, minimum=1)
+BACKTEST_DEFAULT_DAYS = 90
 
 LOGGING = {
     "version": 1,

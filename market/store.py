@@ -401,7 +401,8 @@ def copy_insert(
 
 @dataclass
 class BackfillResult:
-    source: str
+    source: str  # the data source the candles are stored under (demo, live)
+    provider: str  # who served them (binance, alphavantage, demo)
     bars: int = 0  # bar slots in the range
     fetched: int = 0
     inserted: int = 0
@@ -426,7 +427,9 @@ def backfill(
     now = to_utc(now or utc_now())
     first = first_bar_index_from(start, timeframe)
     last = bar_index_at(now, timeframe) - 1
-    result = BackfillResult(source=source.name, bars=max(0, last - first + 1))
+    result = BackfillResult(
+        source=running_data_source(), provider=source.name, bars=max(0, last - first + 1)
+    )
     page_bars = BACKFILL_PAGE_BARS if source.name != "alphavantage" else max(1, result.bars)
     series = {"source": running_data_source(), "asset": asset, "timeframe": timeframe}
     for page_first in range(first, last + 1, page_bars):

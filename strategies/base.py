@@ -171,8 +171,13 @@ class Strategy:
 
     def signals(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Every bar of frame that fires, with entry, exits, confidence and indicator columns."""
+        return self._scan(frame).rows(frame.index)
+
+    def signal_arrays(self, frame: pd.DataFrame) -> SignalArrays:
+        """signals(frame) as arrays, without the table: what a backtest of many bars needs."""
         scan = self._scan(frame)
-        return scan.rows(frame.index, np.flatnonzero(scan.fired))
+        return SignalArrays(bars=scan.bars, sides=scan.sides, entry=scan.entry,
+                            stop_loss=scan.stop_loss, take_profit=scan.take_profit)
 
     def latest(self, frame: pd.DataFrame) -> SignalCandidate | None:
         """The signal of the last bar of frame, if it fires, evaluated on the latest_window tail.
@@ -185,9 +190,9 @@ class Strategy:
         tail = frame.iloc[-self.latest_window:]
         scan = self._scan(tail)
         last = len(tail) - 1
-        if not scan.fired[last]:
+        if not len(scan.bars) or scan.bars[-1] != last:
             return None
-        row = scan.rows(tail.index, np.array([last])).iloc[0]
+        row = scan.rows(tail.index, slice(-1, None)).iloc[0]
         return SignalCandidate(
             strategy=self.name,
             direction=str(row["direction"]),
@@ -208,38 +213,55 @@ class Strategy:
             frame[column].to_numpy(dtype=np.float64) for column in PRICE_COLUMNS[1:]
         )
         evaluation = self.evaluate(high, low, close, volume)
-        side = np.where(evaluation.long, 1.0, -1.0)
+        # Exits and checks only on the bars that fire one way: a small part of a long history.
+        bars = np.flatnonzero(evaluation.long ^ evaluation.short)
+        side = np.where(evaluation.long[bars], 1.0, -1.0)
+        entry, average_range = close[bars], evaluation.atr[bars]
         with np.errstate(invalid="ignore"):
-            stop_loss = close - side * self.params["stop_atr"] * evaluation.atr
-            take_profit = close + side * self.params["target_atr"] * evaluation.atr
+            stop_loss = entry - side * self.params["stop_atr"] * average_range
+            take_profit = entry + side * self.params["target_atr"] * average_range
             # Checking the geometry itself also rejects ATRs too small to move a price.
-            valid = (side * (take_profit - close) > 0) & (side * (close - stop_loss) > 0)
-        valid &= np.isfinite(evaluation.confidence) & np.isfinite(close)
+            valid = (side * (take_profit - entry) > 0) & (side * (entry - stop_loss) > 0)
+        valid &= np.isfinite(evaluation.confidence[bars]) & np.isfinite(entry)
         for values in evaluation.indicators.values():
-            valid &= np.isfinite(values)
-        fired = (evaluation.long ^ evaluation.short) & valid
-        return _Scan(evaluation, close, stop_loss, take_profit, fired)
+            valid &= np.isfinite(values[bars])
+        return _Scan(evaluation, bars[valid], side[valid], entry[valid], stop_loss[valid],
+                     take_profit[valid])
+
+
+@dataclass(frozen=True)
+class SignalArrays:
+    """The bars that fire (positions in the frame, ascending) and their signals' figures."""
+
+    bars: np.ndarray  # int64
+    sides: np.ndarray  # +1.0 long, -1.0 short
+    entry: np.ndarray
+    stop_loss: np.ndarray
+    take_profit: np.ndarray
 
 
 @dataclass
 class _Scan:
     evaluation: Evaluation
-    close: np.ndarray
+    bars: np.ndarray  # the bars that fire
+    sides: np.ndarray
+    entry: np.ndarray
     stop_loss: np.ndarray
     take_profit: np.ndarray
-    fired: np.ndarray
 
-    def rows(self, index: pd.Index, rows: np.ndarray) -> pd.DataFrame:
+    def rows(self, index: pd.Index, take: slice = slice(None)) -> pd.DataFrame:
+        """The table of the firing bars (those in take of them)."""
+        bars = self.bars[take]
         data: dict[str, Any] = {
-            "direction": np.where(self.evaluation.long[rows], "long", "short"),
-            "entry": self.close[rows],
-            "stop_loss": self.stop_loss[rows],
-            "take_profit": self.take_profit[rows],
-            "confidence": np.clip(self.evaluation.confidence[rows], 0.0, 1.0),
+            "direction": np.where(self.sides[take] > 0, "long", "short"),
+            "entry": self.entry[take],
+            "stop_loss": self.stop_loss[take],
+            "take_profit": self.take_profit[take],
+            "confidence": np.clip(self.evaluation.confidence[bars], 0.0, 1.0),
         }
         for key, values in self.evaluation.indicators.items():
-            data[key] = values[rows]
-        return pd.DataFrame(data, index=index[rows])
+            data[key] = values[bars]
+        return pd.DataFrame(data, index=index[bars])
 
 
 def previous_bar(values: np.ndarray, fill: Any) -> np.ndarray:

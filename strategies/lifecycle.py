@@ -11,6 +11,9 @@ Rules, for the bars after the signal's bar, in order:
 - After expiry_bars bars without a hit it expires at the close of the last of them, result
   "none". A hit on that last bar still counts as a hit.
 - fee_percent is charged on entry and on exit: pnl is net of 2 x fee_percent.
+
+The rules are written once, in settle_path() (compiled with numba): settle() applies it to one
+signal, settle_signals() to every signal of a history in one pass (strategies/backtest.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from strategies.base import as_utc
 
@@ -28,6 +32,14 @@ SHORT = "short"
 # How far (relative to the price) finer candles' open, high, low and close may sit from the
 # bar they refine and still count as the same data: float rounding, not a different path.
 REFINE_TOLERANCE = 1e-9
+# How a signal ended, as settle_path() reports it (an int8 code in compiled arrays).
+OPEN, TARGET, STOP, GAP_TARGET, GAP_STOP, AMBIGUOUS, EXPIRY = range(7)
+# A one_position history skips the signals fired while another is open.
+SKIPPED = -1
+GAPS = (GAP_TARGET, GAP_STOP)
+ENDING_STATUS = ("open", "closed", "closed", "closed", "closed", "closed", "expired")
+ENDING_RESULT = ("none", "win", "loss", "win", "loss", "loss", "none")
+ENDING_REASON = ("open", "target", "stop", "gap", "gap", "ambiguous", "expiry")
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,72 @@ class Outcome:
     source: str | None = field(default=None, compare=False)
 
 
+@njit(cache=True)
+def settle_path(side, entry, stop_loss, take_profit, opens, highs, lows, closes, first,
+                expiry_bars):  # pragma: no cover (compiled)
+    """(ending, bar, exit price) of a signal whose bars after it start at index first.
+
+    side is +1 for a long, -1 for a short. OPEN (bar -1, price NaN) when the bars run out
+    before an ending. The one place the ending rules are written.
+    """
+    end = min(first + expiry_bars, len(opens))
+    for bar in range(first, end):
+        if side > 0:
+            gap_stop, gap_target = opens[bar] <= stop_loss, opens[bar] >= take_profit
+            stop_hit, target_hit = lows[bar] <= stop_loss, highs[bar] >= take_profit
+        else:
+            gap_stop, gap_target = opens[bar] >= stop_loss, opens[bar] <= take_profit
+            stop_hit, target_hit = highs[bar] >= stop_loss, lows[bar] <= take_profit
+        if gap_stop:
+            return GAP_STOP, bar, opens[bar]
+        if gap_target:
+            return GAP_TARGET, bar, opens[bar]
+        if stop_hit:
+            return (AMBIGUOUS if target_hit else STOP), bar, stop_loss
+        if target_hit:
+            return TARGET, bar, take_profit
+    if end - first >= expiry_bars:
+        return EXPIRY, end - 1, closes[end - 1]
+    return OPEN, -1, np.nan
+
+
+@njit(cache=True)
+def settle_signals(opens, highs, lows, closes, signal_bars, sides, entries, stops, targets,
+                   expiry_bars, one_position):  # pragma: no cover (compiled)
+    """settle_path() for every signal of one series, in one compiled pass.
+
+    signal_bars are the bars the signals fired on, ascending; each is settled on the bars after
+    it. With one_position a signal fired while an earlier taken one is still open is SKIPPED;
+    one fired on the bar where the open one ended is taken (it enters at that bar's close).
+    Returns (endings, exit bars, exit prices), -1 / NaN where skipped or still open.
+    """
+    count = len(signal_bars)
+    endings = np.full(count, SKIPPED, np.int8)
+    exit_bars = np.full(count, -1, np.int64)
+    prices = np.full(count, np.nan)
+    free_from = 0
+    for k in range(count):
+        bar = signal_bars[k]
+        if one_position and bar < free_from:
+            continue
+        ending, exit_bar, price = settle_path(sides[k], entries[k], stops[k], targets[k], opens,
+                                              highs, lows, closes, bar + 1, expiry_bars)
+        endings[k], exit_bars[k], prices[k] = ending, exit_bar, price
+        # An open signal at the end of the data keeps the position until the end.
+        free_from = exit_bar if ending != OPEN else len(opens) + 1
+    return endings, exit_bars, prices
+
+
+def net_pnl_percent(side, entry, price, fee_percent):
+    """pnl in percent of entry, signed, net of fee_percent on entry and exit (floats or arrays)."""
+    return side * (price - entry) / entry * 100.0 - 2.0 * fee_percent
+
+
+def r_multiple(pnl, entry, stop_loss):
+    """Net pnl over the planned risk, the entry-to-stop distance in percent of entry."""
+    return pnl / (abs(entry - stop_loss) / entry * 100.0)
+
+
 def settle(direction: str, entry: float, stop_loss: float, take_profit: float,
            candles: pd.DataFrame, expiry_bars: int, fee_percent: float = 0.0,
            timeframe_seconds: int | None = None) -> Outcome | None:
@@ -65,45 +143,22 @@ def settle(direction: str, entry: float, stop_loss: float, take_profit: float,
         raise ValueError(f"expiry_bars must be at least 1, got {expiry_bars}")
 
     window = candles.iloc[:expiry_bars]
-    opens, highs, lows = (window[column].to_numpy(dtype=np.float64)
-                          for column in ("open", "high", "low"))
-    if side > 0:
-        gap_stop, gap_target = opens <= stop_loss, opens >= take_profit
-        stop_hit, target_hit = lows <= stop_loss, highs >= take_profit
-    else:
-        gap_stop, gap_target = opens >= stop_loss, opens <= take_profit
-        stop_hit, target_hit = highs >= stop_loss, lows <= take_profit
-    ended = gap_stop | gap_target | stop_hit | target_hit
-
-    ambiguous = False
-    if ended.any():
-        bar = int(ended.argmax())
-        gap = bool(gap_stop[bar] or gap_target[bar])
-        ambiguous = not gap and bool(stop_hit[bar] and target_hit[bar])
-        if gap:
-            price, result = float(opens[bar]), "loss" if gap_stop[bar] else "win"
-        elif stop_hit[bar]:
-            price, result = float(stop_loss), "loss"
-        else:
-            price, result = float(take_profit), "win"
-        status = "closed"
-    elif len(window) >= expiry_bars:
-        bar = expiry_bars - 1
-        gap = False
-        price, result, status = float(window["close"].iloc[bar]), "none", "expired"
-    else:
+    opens, highs, lows, closes = (np.ascontiguousarray(window[column].to_numpy(dtype=np.float64))
+                                  for column in ("open", "high", "low", "close"))
+    ending, bar, price = settle_path(side, float(entry), float(stop_loss), float(take_profit),
+                                     opens, highs, lows, closes, 0, expiry_bars)
+    if ending == OPEN:
         return None
-
-    pnl = side * (price - entry) / entry * 100.0 - 2.0 * fee_percent
-    risk = abs(entry - stop_loss) / entry * 100.0
+    pnl = net_pnl_percent(side, entry, price, fee_percent)
     closed_at = as_utc(window.index[bar])
-    if timeframe_seconds is not None and not gap:
+    if timeframe_seconds is not None and ending not in GAPS:
         closed_at += pd.Timedelta(seconds=timeframe_seconds)
-    bar_prices = tuple(float(window[column].iloc[bar]) for column in ("open", "high", "low",
-                                                                       "close"))
-    return Outcome(status=status, result=result, close_price=price, closed_at=closed_at,
-                   pnl=pnl, r_multiple=pnl / risk, bars=bar + 1, ambiguous=ambiguous,
-                   bar_prices=bar_prices, source=candles.attrs.get("source"))
+    bar_prices = (float(opens[bar]), float(highs[bar]), float(lows[bar]), float(closes[bar]))
+    return Outcome(status=ENDING_STATUS[ending], result=ENDING_RESULT[ending],
+                   close_price=float(price), closed_at=closed_at, pnl=pnl,
+                   r_multiple=r_multiple(pnl, entry, stop_loss), bars=bar + 1,
+                   ambiguous=ending == AMBIGUOUS, bar_prices=bar_prices,
+                   source=candles.attrs.get("source"))
 
 
 def refine(outcome: Outcome, direction: str, entry: float, stop_loss: float, take_profit: float,

@@ -55,7 +55,7 @@ class Command(BaseCommand):
         except collectors.MarketDataError as exc:
             raise CommandError(f"{asset} {timeframe}: {exc}") from None
         self.stdout.write(
-            f"{asset} {timeframe} from {result.source}: {result.bars} bars in range, "
+            f"{asset} {timeframe} from {result.provider}: {result.bars} bars in range, "
             f"{result.fetched} fetched, {result.inserted} new"
         )
         if result.gaps:
