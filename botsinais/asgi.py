@@ -10,13 +10,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from signals.routing import websocket_urlpatterns  # noqa: E402
-from signals.ws_auth import TokenAuthMiddlewareStack  # noqa: E402
+from signals.ws_auth import OriginPortValidator, TokenAuthMiddlewareStack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
+        # The Origin's host must be an allowed host and its port the one connected to.
         "websocket": AllowedHostsOriginValidator(
-            TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            OriginPortValidator(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

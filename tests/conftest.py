@@ -64,6 +64,30 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.skip(reason=reason))
 
 
+# ---- settings every test runs with ----
+
+# High enough that no test is throttled by another's requests; tests/test_throttling.py sets
+# its own low rates.
+UNTHROTTLED_RATES = {
+    scope: "100000/minute" for scope in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+}
+
+
+@pytest.fixture(autouse=True)
+def test_settings(settings):
+    # PBKDF2 is slow on purpose, which is most of a test's time when it creates a user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": UNTHROTTLED_RATES,
+    }
+    # The test client speaks plain HTTP, also to the full-stack settings (DEBUG off).
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    return settings
+
+
 # ---- users and clients ----
 
 
@@ -121,6 +145,8 @@ def subprocess_env(**extra) -> dict:
         REDIS_URL=settings.REDIS_URL,
         DJANGO_SECRET_KEY="integration-tests",
         DATABASE_CONN_MAX_AGE="0",
+        DJANGO_HTTPS="false",  # the tests talk plain HTTP to it
+        **{f"THROTTLE_{scope.upper()}": rate for scope, rate in UNTHROTTLED_RATES.items()},
         **extra,
     )
     return env

@@ -15,6 +15,7 @@ from signals.models import (
     Watchlist,
     check_strategy_names,
 )
+from signals.timestamps import parse_timestamp
 
 
 def check_asset(value: str) -> str:
@@ -90,11 +91,21 @@ class AnalysisAcceptedSerializer(serializers.Serializer):
     status_url = serializers.URLField()
 
 
+class TimestampField(serializers.DateTimeField):
+    """A timestamp from a client, read by signals.timestamps like every other one."""
+
+    def to_internal_value(self, value):
+        try:
+            return parse_timestamp(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
 class PeriodQuerySerializer(serializers.Serializer):
     """The ?from=&to= window of a performance query; the last 30 days by default."""
 
-    from_ = serializers.DateTimeField(required=False)
-    to = serializers.DateTimeField(required=False)
+    from_ = TimestampField(required=False)
+    to = TimestampField(required=False)
 
     def get_fields(self):
         fields = super().get_fields()

@@ -3,12 +3,15 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 import strategies
+from botsinais.throttling import LoginRateThrottle
 from signals import health, performance, services
 from signals.api import serializers
 from signals.api.filters import SignalFilter
@@ -27,7 +30,9 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.SignalSerializer
     filterset_class = SignalFilter
     ordering_fields = ["created_at", "confidence", "pnl", "asset", "strategy", "closed_at"]
+    throttle_scope = None  # reads are not throttled; request-analysis sets its own
 
+    @extend_schema(responses=serializers.SignalSerializer(many=True))
     @action(detail=False)
     def active(self, request):
         self.queryset = self.queryset.filter(status=SignalStatus.ACTIVE)
@@ -43,6 +48,7 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
         url_path="request-analysis",
         serializer_class=serializers.RequestAnalysisSerializer,
         filterset_class=None,
+        throttle_scope="analysis",
     )
     def request_analysis(self, request):
         serializer = serializers.RequestAnalysisSerializer(data=request.data)
@@ -81,11 +87,25 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
 class AnalysisRequestViewSet(
     mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet
 ):
+    """A user's own analysis requests; staff see everyone's. Another user's is a 404."""
+
     queryset = AnalysisRequest.objects.select_related("requested_by").order_by("-created_at")
     serializer_class = serializers.AnalysisRequestSerializer
     lookup_field = "correlation_id"
     filterset_fields = ["status", "asset", "timeframe", "source"]
     ordering_fields = ["created_at", "finished_at"]
+
+    def get_queryset(self):
+        if self.request.user.is_staff:
+            return self.queryset
+        return self.queryset.filter(requested_by=self.request.user)
+
+
+class LoginView(ObtainAuthToken):
+    """POST username and password, get the user's API token; guesses are rate limited."""
+
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    throttle_classes = [LoginRateThrottle]
 
 
 class StrategyViewSet(viewsets.ViewSet):
