@@ -256,7 +256,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env_number("THROTTLE_NUM_PROXIES", 0, int, minimum=0),
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env_number("API_PAGE_SIZE", 50, int, minimum=1),
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "botsinais.schema.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "botsinais API",

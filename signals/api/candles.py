@@ -7,19 +7,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import collectors
+from botsinais.schema import ErrorSerializer
 from signals import market
-from signals.api.serializers import check_asset
+from signals.api.serializers import AssetField
 
 COLUMNS = ["open", "high", "low", "close", "volume"]
 
 
 class CandlesQuerySerializer(serializers.Serializer):
-    asset = serializers.CharField(max_length=20)
+    asset = AssetField()
     timeframe = serializers.ChoiceField(choices=list(collectors.TIMEFRAMES))
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=200)
-
-    def validate_asset(self, value: str) -> str:
-        return check_asset(value)
 
 
 class CandleSerializer(serializers.Serializer):
@@ -32,7 +30,10 @@ class CandleSerializer(serializers.Serializer):
 
 
 class CandlesView(APIView):
-    @extend_schema(parameters=[CandlesQuerySerializer], responses=CandleSerializer(many=True))
+    @extend_schema(
+        parameters=[CandlesQuerySerializer],
+        responses={200: CandleSerializer(many=True), 502: ErrorSerializer},
+    )
     def get(self, request):
         query = CandlesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -1,6 +1,7 @@
 import django_filters
 from django import forms
 
+import collectors
 from signals.models import Signal
 from signals.timestamps import parse_timestamp
 
@@ -25,6 +26,7 @@ class SignalFilter(django_filters.FilterSet):
     created_after = TimestampFilter(field_name="created_at", lookup_expr="gte")
     created_before = TimestampFilter(field_name="created_at", lookup_expr="lte")
     asset = django_filters.CharFilter(lookup_expr="iexact")
+    timeframe = django_filters.ChoiceFilter(choices=[(tf, tf) for tf in collectors.TIMEFRAMES])
 
     class Meta:
         model = Signal

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 import collectors
@@ -26,6 +27,20 @@ def check_asset(value: str) -> str:
             "Not a market symbol: use letters and digits, optionally '.' or '-', e.g. BTCUSDT."
         )
     return value
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": f"^{collectors.ASSET_PATTERN}$", "maxLength": 20,
+     "example": "BTCUSDT"}
+)  # fmt: skip
+class AssetField(serializers.CharField):
+    """A market symbol; lower case and surrounding spaces are accepted and upper-cased."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=20, **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        return check_asset(super().to_internal_value(data))
 
 
 class SignalSerializer(serializers.ModelSerializer):
@@ -57,7 +72,9 @@ class SignalSerializer(serializers.ModelSerializer):
 
 
 class AnalysisRequestSerializer(serializers.ModelSerializer):
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="null when scheduled"
+    )
 
     class Meta:
         model = AnalysisRequest
@@ -79,11 +96,8 @@ class AnalysisRequestSerializer(serializers.ModelSerializer):
 
 
 class RequestAnalysisSerializer(serializers.Serializer):
-    asset = serializers.CharField(max_length=20)
+    asset = AssetField()
     timeframe = serializers.ChoiceField(choices=list(collectors.TIMEFRAMES), default="5m")
-
-    def validate_asset(self, value: str) -> str:
-        return check_asset(value)
 
 
 class AnalysisAcceptedSerializer(serializers.Serializer):
@@ -104,8 +118,8 @@ class TimestampField(serializers.DateTimeField):
 class PeriodQuerySerializer(serializers.Serializer):
     """The ?from=&to= window of a performance query; the last 30 days by default."""
 
-    from_ = TimestampField(required=False)
-    to = TimestampField(required=False)
+    from_ = TimestampField(required=False, help_text="ISO 8601; default: 30 days before 'to'")
+    to = TimestampField(required=False, help_text="ISO 8601; default: now")
 
     def get_fields(self):
         fields = super().get_fields()
@@ -133,20 +147,10 @@ class PeriodSerializer(serializers.Serializer):
 class PerformanceQuerySerializer(PeriodQuerySerializer):
     """The period plus optional filters of a performance query."""
 
-    strategy = serializers.CharField(required=False)
-    asset = serializers.CharField(required=False)
+    strategy = serializers.ChoiceField(choices=list(strategies.available()), required=False)
+    asset = AssetField(required=False)
     timeframe = serializers.ChoiceField(choices=list(collectors.TIMEFRAMES), required=False)
     direction = serializers.ChoiceField(choices=Direction.choices, required=False)
-
-    def validate_strategy(self, value: str) -> str:
-        if value not in strategies.available():
-            raise serializers.ValidationError(
-                f"Unknown strategy; available: {', '.join(strategies.available())}."
-            )
-        return value
-
-    def validate_asset(self, value: str) -> str:
-        return check_asset(value)
 
     def validate(self, attrs):
         filters = {key: attrs[key] for key in FILTERS if key in attrs}
@@ -296,13 +300,12 @@ class WatchlistSerializer(serializers.ModelSerializer):
         help_text="Strategy names to run; empty means all enabled.",
     )
 
+    asset = AssetField()
+
     class Meta:
         model = Watchlist
         fields = ["id", "asset", "timeframe", "enabled", "strategies", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
-
-    def validate_asset(self, value: str) -> str:
-        return check_asset(value)
 
     def validate_strategies(self, value: list[str]) -> list[str]:
         try:

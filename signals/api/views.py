@@ -1,8 +1,10 @@
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
@@ -63,14 +65,7 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("from", str, description="ISO 8601; default: 30 days before 'to'"),
-            OpenApiParameter("to", str, description="ISO 8601; default: now"),
-            OpenApiParameter("strategy", str),
-            OpenApiParameter("asset", str),
-            OpenApiParameter("timeframe", str),
-            OpenApiParameter("direction", str, enum=["long", "short"]),
-        ],
+        parameters=[serializers.PerformanceQuerySerializer],
         responses=serializers.PerformanceSerializer,
     )
     @action(detail=False, filterset_class=None)
@@ -107,6 +102,14 @@ class LoginView(ObtainAuthToken):
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     throttle_classes = [LoginRateThrottle]
 
+    @extend_schema(
+        request=AuthTokenSerializer,
+        responses=inline_serializer("Token", {"token": drf_serializers.CharField()}),
+        auth=[],
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
 
 class StrategyViewSet(viewsets.ViewSet):
     """The registered strategies, their parameters and defaults."""
@@ -118,6 +121,13 @@ class StrategyViewSet(viewsets.ViewSet):
         registered = list(strategies.available().values())
         return Response(serializers.StrategySerializer(registered, many=True).data)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "name", str, OpenApiParameter.PATH, enum=[*strategies.available()]
+            )
+        ]
+    )
     def retrieve(self, request, name=None):
         try:
             strategy_class = strategies.get(name)
