@@ -30,8 +30,11 @@ CHECKS = [
 ]
 
 
-# Read at collection: schemathesis makes one test per operation from it.
-schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+# Read at collection: schemathesis makes one test per operation from it. Over HTTPS, which
+# the full-stack settings (the integration pass collects this module too) redirect to.
+schema = schemathesis.openapi.from_wsgi(
+    "/api/schema/", get_wsgi_application(), base_url="https://localhost"
+)
 
 
 @pytest.fixture
