@@ -75,8 +75,10 @@ UNTHROTTLED_RATES = {
 
 @pytest.fixture(autouse=True)
 def test_settings(settings):
-    # PBKDF2 is slow on purpose, which is most of a test's time when it creates a user.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # PBKDF2 is slow on purpose, which is most of a test's time when it creates a user. Not on
+    # the full stack: the servers the integration tests start must verify those passwords.
+    if not settings.FULL_STACK:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": UNTHROTTLED_RATES,
@@ -181,7 +183,7 @@ def celery_worker_process(django_db_setup, make_httpserver):
             "--without-gossip",
             "--without-mingle",
             "-n",
-            "pytest@%h",
+            f"pytest-{os.getpid()}@%h",
         ],
         cwd=ROOT,
         env=env,
