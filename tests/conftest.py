@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from hypothesis import settings as hypothesis_settings
 
 from tests.fake_binance import INTERVAL_MS, klines_handler, oversold_candles
@@ -74,20 +75,25 @@ UNTHROTTLED_RATES = {
 
 
 @pytest.fixture(autouse=True)
-def test_settings(settings):
+def test_settings():
+    # Its own override, not the `settings` fixture: that one is the test's, undone right after
+    # the test, before the module's own fixtures tear down.
+    overrides = {
+        "REST_FRAMEWORK": {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": UNTHROTTLED_RATES,
+        },
+        # The test client speaks plain HTTP, also to the full-stack settings (DEBUG off).
+        "SECURE_SSL_REDIRECT": False,
+        "SESSION_COOKIE_SECURE": False,
+        "CSRF_COOKIE_SECURE": False,
+    }
     # PBKDF2 is slow on purpose, which is most of a test's time when it creates a user. Not on
     # the full stack: the servers the integration tests start must verify those passwords.
     if not settings.FULL_STACK:
-        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": UNTHROTTLED_RATES,
-    }
-    # The test client speaks plain HTTP, also to the full-stack settings (DEBUG off).
-    settings.SECURE_SSL_REDIRECT = False
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    return settings
+        overrides["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(**overrides):
+        yield
 
 
 # ---- users and clients ----
