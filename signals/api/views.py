@@ -1,7 +1,12 @@
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -96,19 +101,18 @@ class AnalysisRequestViewSet(
         return self.queryset.filter(requested_by=self.request.user)
 
 
-class LoginView(ObtainAuthToken):
-    """POST username and password, get the user's API token; guesses are rate limited."""
-
-    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
-    throttle_classes = [LoginRateThrottle]
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         request=AuthTokenSerializer,
         responses=inline_serializer("Token", {"token": drf_serializers.CharField()}),
         auth=[],
     )
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+)
+class LoginView(ObtainAuthToken):
+    """POST username and password, get the user's API token; guesses are rate limited."""
+
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES  # DRF's view names its own three
+    throttle_classes = [LoginRateThrottle]
 
 
 class StrategyViewSet(viewsets.ViewSet):
