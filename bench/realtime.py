@@ -271,6 +271,8 @@ def main() -> None:
         CELERY_BROKER_URL=BROKER_URL,
         REDIS_URL=REDIS_URL,
         DJANGO_SECRET_KEY="bench-realtime",
+        DJANGO_HTTPS="false",  # plain HTTP to daphne
+        THROTTLE_ANALYSIS="100000/minute",  # one user sends every request
         MARKET_DATA_MODE="live",
         BINANCE_BASE_URL=binance_url,
         LOG_LEVEL="INFO",

@@ -14,14 +14,15 @@ from botsinais import embedded  # noqa: E402
 from botsinais.middleware import InFlightLimit  # noqa: E402
 from signals import events  # noqa: E402
 from signals.routing import websocket_urlpatterns  # noqa: E402
-from signals.ws_auth import TokenAuthMiddlewareStack  # noqa: E402
+from signals.ws_auth import OriginPortValidator, TokenAuthMiddlewareStack  # noqa: E402
 
 application = events.RecordServerLoop(
     ProtocolTypeRouter(
         {
             "http": InFlightLimit(django_asgi_app),
+            # The Origin's host must be an allowed host and its port the one connected to.
             "websocket": AllowedHostsOriginValidator(
-                TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+                OriginPortValidator(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
             ),
         }
     )

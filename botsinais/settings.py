@@ -6,6 +6,7 @@ DATABASE_URL and REDIS_URL moves each part onto the real stack.
 """
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -57,6 +58,26 @@ def env_number(name: str, default: float, cast=float, minimum: float | None = No
     return value
 
 
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate: <count>/<second|minute|hour|day>."""
+    value = env.str(name, default=default).strip()
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate: use e.g. 10/minute")
+    return value
+
+
+def env_proxy_header(name: str) -> tuple[str, str] | None:
+    """'X-Forwarded-Proto=https' -> ("HTTP_X_FORWARDED_PROTO", "https"); empty means none."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return None
+    header, _, value = (part.strip() for part in raw.partition("="))
+    if not header or not value:
+        raise ImproperlyConfigured(f"{name}={raw!r}: use <header>=<value>, X-Forwarded-Proto=https")
+    meta = header.upper().replace("-", "_")
+    return (meta if meta.startswith("HTTP_") else f"HTTP_{meta}", value)
+
+
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", ("amqp", "pyamqp", "amqps"))
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss"))
 FULL_STACK = bool(CELERY_BROKER_URL)
@@ -69,6 +90,21 @@ if not SECRET_KEY:
     SECRET_KEY = "embedded-insecure-key-do-not-use-in-production"
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS: on by default whenever DEBUG is off (the full stack), each part overridable. A server
+# reached over plain HTTP with DEBUG off (the integration tests, benches) sets DJANGO_HTTPS=false.
+HTTPS = env_bool("DJANGO_HTTPS", default=not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=HTTPS)
+SECURE_HSTS_SECONDS = env_number(
+    "DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0, int, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", default=HTTPS)
+# Behind a proxy that terminates TLS: the header it sets, e.g. X-Forwarded-Proto=https. Only
+# when the proxy always sets it (a client could send it otherwise).
+SECURE_PROXY_SSL_HEADER = env_proxy_header("DJANGO_SECURE_PROXY_SSL_HEADER")
 
 INSTALLED_APPS = [
     "daphne",
@@ -92,6 +128,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "botsinais.api_errors.ApiErrorsMiddleware",  # first: it sees every /api/ response
     "django.middleware.security.SecurityMiddleware",
     "botsinais.middleware.DatabaseBusyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -200,6 +237,9 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Larger request bodies are refused: 413 from the API (botsinais/api_errors.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_number("MAX_REQUEST_BODY_BYTES", 1_048_576, int, minimum=1024)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -233,9 +273,26 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "botsinais.api_errors.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Views opt in with throttle_scope; counts live in the default cache (Redis, full stack).
+    "DEFAULT_THROTTLE_CLASSES": ["botsinais.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_rate("THROTTLE_LOGIN", "10/minute"),
+        "analysis": env_rate("THROTTLE_ANALYSIS", "60/minute"),
+        "backtest": env_rate("THROTTLE_BACKTEST", "10/minute"),
+        "retrain": env_rate("THROTTLE_RETRAIN", "5/hour"),
+        "ingest": env_rate("THROTTLE_INGEST", "10/minute"),
+    },
+    # Proxies in front that append to X-Forwarded-For; 0 counts the connecting address, which
+    # a client cannot forge.
+    "NUM_PROXIES": env_number("THROTTLE_NUM_PROXIES", 0, int, minimum=0),
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env_number("API_PAGE_SIZE", 50, int, minimum=1),
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "botsinais.schema.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "botsinais API",

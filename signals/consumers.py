@@ -9,17 +9,16 @@ signals.events, plus replies with lower-case types: joined, left, caught_up, err
 import asyncio
 import re
 from collections import deque
-from datetime import UTC, datetime
+from datetime import datetime
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from signals import events, validation
 from signals.models import AnalysisRequest, AnalysisStatus, Signal
+from signals.timestamps import parse_timestamp
 
 # Strategy group names are syntax-checked (a strategy registered later may be joined early);
 # assets and timeframes follow signals.validation's rules.
@@ -160,11 +159,10 @@ class SignalConsumer(AsyncJsonWebsocketConsumer):
         await self.reply("left", {"group": group, "groups": sorted(self.joined)})
 
     async def catch_up(self, after):
-        moment = parse_datetime(after) if isinstance(after, str) else None
-        if moment is None:
-            return await self.reply("error", {"error": "'after' must be an ISO 8601 timestamp"})
-        if timezone.is_naive(moment):
-            moment = moment.replace(tzinfo=UTC)
+        try:
+            moment = parse_timestamp(after)
+        except ValueError as exc:
+            return await self.reply("error", {"error": f"'after': {exc}", "field": "after"})
         missed, truncated = await missed_events(moment, set(self.joined))
         for event in missed:
             await self.send_json(event)

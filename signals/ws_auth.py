@@ -5,11 +5,14 @@ proxy logs), as "Authorization: Token <key>". A token given but not valid means 
 even with a session cookie: the consumer then refuses the handshake.
 """
 
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
+from channels.security.websocket import WebsocketDenier
 from django.contrib.auth.models import AnonymousUser
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @database_sync_to_async
@@ -44,3 +47,37 @@ class TokenAuthMiddleware:
 
 def TokenAuthMiddlewareStack(inner):  # noqa: N802 - named like Channels' AuthMiddlewareStack
     return AuthMiddlewareStack(TokenAuthMiddleware(inner))
+
+
+def origin_port_matches(scope) -> bool:
+    """Whether the Origin names the port the client connected to (the Host header's).
+
+    AllowedHostsOriginValidator compares host names only, so a page served on another port of
+    the same host would pass it.
+    """
+    headers = dict(scope.get("headers", ()))
+    origin, host = headers.get(b"origin"), headers.get(b"host")
+    if origin is None:
+        return False
+    if host is None:
+        return True  # only browsers honour Origin, and browsers always send Host
+    try:
+        parsed = urlsplit(origin.decode("latin1"))
+        default = DEFAULT_PORTS.get(parsed.scheme)
+        origin_port = parsed.port or default
+        host_port = urlsplit("//" + host.decode("latin1")).port or default
+    except ValueError:  # a port that is not a number or out of range
+        return False
+    return origin_port is not None and origin_port == host_port
+
+
+class OriginPortValidator:
+    """Refuses the handshake of a WebSocket whose Origin is on another port than it connects to."""
+
+    def __init__(self, application):
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        if not origin_port_matches(scope):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from hypothesis import settings as hypothesis_settings
 
 from tests.fake_binance import INTERVAL_MS, klines_handler, oversold_candles
@@ -62,6 +63,37 @@ def pytest_collection_modifyitems(config, items):
         pytest.exit(f"CI=true and {reason}", returncode=1)
     for item in integration:
         item.add_marker(pytest.mark.skip(reason=reason))
+
+
+# ---- settings every test runs with ----
+
+# High enough that no test is throttled by another's requests; tests/test_throttling.py sets
+# its own low rates.
+UNTHROTTLED_RATES = {
+    scope: "100000/minute" for scope in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+}
+
+
+@pytest.fixture(autouse=True)
+def test_settings():
+    # Its own override, not the `settings` fixture: that one is the test's, undone right after
+    # the test, before the module's own fixtures tear down.
+    overrides = {
+        "REST_FRAMEWORK": {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": UNTHROTTLED_RATES,
+        },
+        # The test client speaks plain HTTP, also to the full-stack settings (DEBUG off).
+        "SECURE_SSL_REDIRECT": False,
+        "SESSION_COOKIE_SECURE": False,
+        "CSRF_COOKIE_SECURE": False,
+    }
+    # PBKDF2 is slow on purpose, which is most of a test's time when it creates a user. Not on
+    # the full stack: the servers the integration tests start must verify those passwords.
+    if not settings.FULL_STACK:
+        overrides["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(**overrides):
+        yield
 
 
 # ---- users and clients ----
@@ -121,6 +153,8 @@ def subprocess_env(**extra) -> dict:
         REDIS_URL=settings.REDIS_URL,
         DJANGO_SECRET_KEY="integration-tests",
         DATABASE_CONN_MAX_AGE="0",
+        DJANGO_HTTPS="false",  # the tests talk plain HTTP to it
+        **{f"THROTTLE_{scope.upper()}": rate for scope, rate in UNTHROTTLED_RATES.items()},
         **extra,
     )
     return env
@@ -155,7 +189,7 @@ def celery_worker_process(django_db_setup, make_httpserver):
             "--without-gossip",
             "--without-mingle",
             "-n",
-            "pytest@%h",
+            f"pytest-{os.getpid()}@%h",
         ],
         cwd=ROOT,
         env=env,

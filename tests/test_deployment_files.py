@@ -40,7 +40,7 @@ def test_env_example_lists_every_setting_read():
 
     settings_source = (ROOT / "botsinais" / "settings.py").read_text()
     read = set(
-        re.findall(r'env(?:_bool|_choice|_url|_number|\.str|\.list)\("([A-Z_]+)"', settings_source)
+        re.findall(r'env(?:_[a-z_]+|\.str|\.list)\(\s*"([A-Z_]+)"', settings_source)
     )
     example = (ROOT / ".env.example").read_text()
     assert read, "no settings found"

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_django(**env_vars) -> subprocess.CompletedProcess:
+def start_django(*command: str, **env_vars) -> subprocess.CompletedProcess:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -18,7 +18,7 @@ def start_django(**env_vars) -> subprocess.CompletedProcess:
     }
     env.update(DJANGO_READ_ENV_FILE="false", **env_vars)
     return subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", *(command or ["check"])],
         cwd=ROOT,
         env=env,
         capture_output=True,

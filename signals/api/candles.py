@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import collectors
+from botsinais.schema import ErrorSerializer
 from market import store
 from signals.api.serializers import AssetField, TimeframeField
 
@@ -29,7 +30,10 @@ class CandleSerializer(serializers.Serializer):
 
 
 class CandlesView(APIView):
-    @extend_schema(parameters=[CandlesQuerySerializer], responses=CandleSerializer(many=True))
+    @extend_schema(
+        parameters=[CandlesQuerySerializer],
+        responses={200: CandleSerializer(many=True), 502: ErrorSerializer},
+    )
     def get(self, request):
         query = CandlesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -1,12 +1,32 @@
 import django_filters
+from django import forms
 
+import collectors
 from signals.models import Signal
+from signals.timestamps import parse_timestamp
+
+
+class TimestampFormField(forms.Field):
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_timestamp(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class TimestampFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 filter value, read by signals.timestamps like every client timestamp."""
+
+    field_class = TimestampFormField
 
 
 class SignalFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    created_after = TimestampFilter(field_name="created_at", lookup_expr="gte")
+    created_before = TimestampFilter(field_name="created_at", lookup_expr="lte")
     asset = django_filters.CharFilter(lookup_expr="iexact")
+    timeframe = django_filters.ChoiceFilter(choices=[(tf, tf) for tf in collectors.TIMEFRAMES])
 
     class Meta:
         model = Signal

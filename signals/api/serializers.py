@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 import collectors
@@ -8,8 +9,13 @@ import strategies
 from market.models import DataSource, running_data_source
 from signals import validation
 from signals.models import AnalysisRequest, Direction, Signal, StrategyConfig, Watchlist
+from signals.timestamps import parse_timestamp
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": f"^{collectors.ASSET_PATTERN}$", "maxLength": 20,
+     "example": "BTCUSDT"}
+)  # fmt: skip
 class AssetField(serializers.CharField):
     """A market symbol, upper-cased; served=True: one the market data mode serves (in demo
     mode, a catalogue asset). The rules and messages are signals.validation's."""
@@ -74,7 +80,9 @@ class SignalSerializer(serializers.ModelSerializer):
 
 
 class AnalysisRequestSerializer(serializers.ModelSerializer):
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="null when scheduled"
+    )
 
     class Meta:
         model = AnalysisRequest
@@ -106,11 +114,21 @@ class AnalysisAcceptedSerializer(serializers.Serializer):
     status_url = serializers.URLField()
 
 
+class TimestampField(serializers.DateTimeField):
+    """A timestamp from a client, read by signals.timestamps like every other one."""
+
+    def to_internal_value(self, value):
+        try:
+            return parse_timestamp(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
 class PeriodQuerySerializer(serializers.Serializer):
     """The ?from=&to= window of a performance query; the last 30 days by default."""
 
-    from_ = serializers.DateTimeField(required=False)
-    to = serializers.DateTimeField(required=False)
+    from_ = TimestampField(required=False, help_text="ISO 8601; default: 30 days before 'to'")
+    to = TimestampField(required=False, help_text="ISO 8601; default: now")
 
     def get_fields(self):
         fields = super().get_fields()
@@ -301,6 +319,8 @@ class WatchlistSerializer(serializers.ModelSerializer):
         required=False,
         help_text="Strategy names to run; empty means all enabled.",
     )
+
+    asset = AssetField()
 
     class Meta:
         model = Watchlist

@@ -1,5 +1,4 @@
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from signals.api import views
@@ -12,7 +11,7 @@ router.register("strategy-configs", views.StrategyConfigViewSet, basename="strat
 router.register("watchlist", views.WatchlistViewSet, basename="watchlist")
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", views.LoginView.as_view(), name="api-token"),
     path("health/", views.HealthView.as_view(), name="health"),
     path("candles/", include("signals.api.candles")),
     path("assets/", include("signals.api.assets")),

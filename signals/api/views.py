@@ -1,14 +1,24 @@
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 import strategies
+from botsinais.throttling import LoginRateThrottle
 from signals import health, performance, services
 from signals.api import serializers
 from signals.api.filters import SignalFilter
@@ -27,7 +37,9 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.SignalSerializer
     filterset_class = SignalFilter
     ordering_fields = ["created_at", "confidence", "pnl", "asset", "strategy", "closed_at"]
+    throttle_scope = None  # reads are not throttled; request-analysis sets its own
 
+    @extend_schema(responses=serializers.SignalSerializer(many=True))
     @action(detail=False)
     def active(self, request):
         self.queryset = self.queryset.filter(status=SignalStatus.ACTIVE)
@@ -43,6 +55,7 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
         url_path="request-analysis",
         serializer_class=serializers.RequestAnalysisSerializer,
         filterset_class=None,
+        throttle_scope="analysis",
     )
     def request_analysis(self, request):
         serializer = serializers.RequestAnalysisSerializer(data=request.data)
@@ -57,20 +70,7 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("from", str, description="ISO 8601; default: 30 days before 'to'"),
-            OpenApiParameter("to", str, description="ISO 8601; default: now"),
-            OpenApiParameter("strategy", str),
-            OpenApiParameter("asset", str),
-            OpenApiParameter("timeframe", str),
-            OpenApiParameter("direction", str, enum=["long", "short"]),
-            OpenApiParameter(
-                "source",
-                str,
-                enum=["demo", "live", "import", "external"],
-                description="default: the data source the platform runs on (MARKET_DATA_MODE)",
-            ),
-        ],
+        parameters=[serializers.PerformanceQuerySerializer],
         responses=serializers.PerformanceSerializer,
     )
     @action(detail=False, filterset_class=None)
@@ -86,11 +86,32 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
 class AnalysisRequestViewSet(
     mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet
 ):
+    """A user's own analysis requests; staff see everyone's. Another user's is a 404."""
+
     queryset = AnalysisRequest.objects.select_related("requested_by").order_by("-created_at")
     serializer_class = serializers.AnalysisRequestSerializer
     lookup_field = "correlation_id"
     filterset_fields = ["status", "asset", "timeframe", "source"]
     ordering_fields = ["created_at", "finished_at"]
+
+    def get_queryset(self):
+        if self.request.user.is_staff:
+            return self.queryset
+        return self.queryset.filter(requested_by=self.request.user)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        request=AuthTokenSerializer,
+        responses=inline_serializer("Token", {"token": drf_serializers.CharField()}),
+        auth=[],
+    )
+)
+class LoginView(ObtainAuthToken):
+    """POST username and password, get the user's API token; guesses are rate limited."""
+
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES  # DRF's view names its own three
+    throttle_classes = [LoginRateThrottle]
 
 
 class StrategyViewSet(viewsets.ViewSet):
@@ -103,6 +124,13 @@ class StrategyViewSet(viewsets.ViewSet):
         registered = list(strategies.available().values())
         return Response(serializers.StrategySerializer(registered, many=True).data)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "name", str, OpenApiParameter.PATH, enum=[*strategies.available()]
+            )
+        ]
+    )
     def retrieve(self, request, name=None):
         try:
             strategy_class = strategies.get(name)
