@@ -280,7 +280,7 @@ def main() -> None:
 
     from botsinais.celery import app
     from market.models import Candle
-    from signals import market
+    from market import store
     from signals.models import AnalysisRequest, Signal
 
     Candle.objects.all().delete()  # an earlier run's stand-in candles end at another moment
@@ -290,7 +290,7 @@ def main() -> None:
     user, _ = User.objects.get_or_create(username="bench-load")
     token = Token.objects.get_or_create(user=user)[0].key
     for i in range(args.assets):
-        market.load_candles(asset_name(i), "5m")
+        store.load_candles(asset_name(i), "5m")
 
     ports = [free_port() for _ in range(args.web)]
     bases = [f"http://127.0.0.1:{port}" for port in ports]

@@ -298,6 +298,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "botsinais API",
     "DESCRIPTION": "Trading signals: analyses, signals, strategies and their record.",
     "VERSION": "0.1.0",
+    # Two choice sets are called "source": where an analysis came from, and the data source.
+    "ENUM_NAME_OVERRIDES": {
+        "AnalysisSourceEnum": "signals.models.AnalysisSource",
+        "DataSourceEnum": "market.models.DataSource",
+    },
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI assets come from the sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

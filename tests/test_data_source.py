@@ -164,11 +164,11 @@ def test_performance_counts_the_running_source_unless_asked_for_another(api_clie
 
     settings.MARKET_DATA_MODE = "demo"
     demo = api_client.get("/api/signals/performance/").json()
-    assert (demo["source"], demo["total_signals"], demo["total_pnl"]) == ("demo", 2, 3.0)
+    assert (demo["source"], demo["total_signals"], demo["expectancy_percent"]) == ("demo", 2, 1.5)
 
     settings.MARKET_DATA_MODE = "live"
     live = api_client.get("/api/signals/performance/").json()
-    assert (live["source"], live["total_signals"], live["total_pnl"]) == ("live", 1, 4.0)
+    assert (live["source"], live["total_signals"], live["expectancy_percent"]) == ("live", 1, 4.0)
     asked = api_client.get("/api/signals/performance/", {"source": "demo"}).json()
     assert (asked["source"], asked["total_signals"]) == ("demo", 2)
 

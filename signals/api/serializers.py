@@ -320,8 +320,6 @@ class WatchlistSerializer(serializers.ModelSerializer):
         help_text="Strategy names to run; empty means all enabled.",
     )
 
-    asset = AssetField()
-
     class Meta:
         model = Watchlist
         fields = ["id", "asset", "timeframe", "enabled", "strategies", "created_at", "updated_at"]
