@@ -279,8 +279,8 @@ def main() -> None:
     from rest_framework.authtoken.models import Token
 
     from botsinais.celery import app
-    from market.models import Candle
     from market import store
+    from market.models import Candle
     from signals.models import AnalysisRequest, Signal
 
     Candle.objects.all().delete()  # an earlier run's stand-in candles end at another moment
