@@ -271,7 +271,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "signals.api.filters.MissingLastOrderingFilter",
     ],
     "DEFAULT_PARSER_CLASSES": [
         "botsinais.api_errors.JSONParser",

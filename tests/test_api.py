@@ -132,6 +132,19 @@ def test_list_filters_and_ordering(api_client):
     assert assets(created_before=(timezone.now() - timedelta(days=1)).isoformat()) == []
 
 
+def test_signals_without_a_value_sort_last_both_ways(api_client):
+    make_signal(asset="BTCUSDT")  # active: no pnl yet
+    make_signal(asset="ETHUSDT", status="closed", result="win", pnl=3.0)
+    make_signal(asset="SOLUSDT", status="closed", result="loss", pnl=-1.0)
+
+    def assets(ordering):
+        response = api_client.get("/api/signals/", {"ordering": ordering})
+        return [s["asset"] for s in response.json()["results"]]
+
+    assert assets("-pnl") == ["ETHUSDT", "SOLUSDT", "BTCUSDT"]
+    assert assets("pnl") == ["SOLUSDT", "ETHUSDT", "BTCUSDT"]
+
+
 def test_active_lists_only_active_signals(api_client):
     active = make_signal()
     make_signal(status="cancelled")

@@ -1,5 +1,7 @@
 import django_filters
 from django import forms
+from django.db.models import F
+from rest_framework.filters import OrderingFilter
 
 import collectors
 from signals.models import Signal
@@ -31,3 +33,18 @@ class SignalFilter(django_filters.FilterSet):
     class Meta:
         model = Signal
         fields = ["status", "asset", "strategy", "timeframe", "direction", "result", "source"]
+
+
+class MissingLastOrderingFilter(OrderingFilter):
+    """?ordering= with missing values (an open signal's pnl) last either way: PostgreSQL
+    would put them first when descending, SQLite last, so pages would differ by database."""
+
+    def filter_queryset(self, request, queryset, view):
+        ordering = self.get_ordering(request, queryset, view)
+        if not ordering:
+            return queryset
+        return queryset.order_by(*(
+            F(field[1:]).desc(nulls_last=True) if field.startswith("-")
+            else F(field).asc(nulls_last=True)
+            for field in ordering
+        ))
