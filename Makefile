@@ -44,7 +44,7 @@ stack: $(VENV)/.installed
 test: test-unit test-integration
 
 test-unit: $(VENV)/.installed
-	$(EMBEDDED_ENV) $(PY) -m pytest -m "not integration"
+	$(EMBEDDED_ENV) $(PY) -m pytest -m "not integration" -n 2
 
 test-integration: $(VENV)/.installed
 	$(STACK_ENV) $(PY) -m pytest -m integration

@@ -39,7 +39,7 @@ def signal():
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("path", [*PAGES, "/strategies/", f"/signals/{uuid.uuid4()}/"])
+@pytest.mark.parametrize("path", [*PAGES, "/strategies/", "/signals/00000000-0000-4000-8000-000000000001/"])
 def test_pages_need_a_login(client, path):
     response = client.get(path)
     assert response.status_code == 302
