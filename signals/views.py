@@ -58,6 +58,12 @@ VALUE_LABELS = {
     "queued": _("queued"),
     "every_signal": _("every signal"),
     "one_position": _("one position at a time"),
+    # How a backtest's trade ended (strategies/backtest.py exit reasons).
+    "target": _("target"),
+    "stop": _("stop"),
+    "gap": _("gap past a level"),
+    "ambiguous": _("both levels in one bar"),
+    "expiry": _("expiry"),
 }
 
 
