@@ -16,8 +16,13 @@ from market.models import running_data_source
 from signals import reasons
 from signals.api.filters import SignalFilter
 from signals.api.views import SignalViewSet
+from signals.events import BACKTEST_COMPLETED, BACKTEST_FAILED, BACKTEST_PROGRESS
 from signals.models import AnalysisRequest, Signal
 from signals.routing import SIGNALS_WS_PATH
+from strategies.backtest import MODES as BACKTEST_MODES
+
+# The backtests API (backtests/api, docs in /api/docs/); its routes live in the backtests app.
+BACKTESTS_API_PATH = "/api/backtests/"
 
 # Labels of the history filters and of the values they choose from; a filter the API adds later
 # (e.g. the data source) shows up on its own, labelled by its name until it gets an entry here.
@@ -50,6 +55,15 @@ VALUE_LABELS = {
     "running": _("running"),
     "completed": _("completed"),
     "failed": _("failed"),
+    "queued": _("queued"),
+    "every_signal": _("every signal"),
+    "one_position": _("one position at a time"),
+    # How a backtest's trade ended (strategies/backtest.py exit reasons).
+    "target": _("target"),
+    "stop": _("stop"),
+    "gap": _("gap past a level"),
+    "ambiguous": _("both levels in one bar"),
+    "expiry": _("expiry"),
 }
 
 
@@ -179,3 +193,26 @@ def strategies_page(request):
         raise PermissionDenied  # the API refuses their writes too
     context = {"timeframes": list(collectors.TIMEFRAMES)}
     return render_page(request, "signals/strategies.html", context)
+
+
+@login_required
+def backtests_page(request, backtest_id: int | None = None):
+    """The backtests: the form, the list with live progress, one backtest's detail (the URL's
+    id, when given) and two side by side."""
+    context = {
+        "strategies": list(strategies.available()),
+        "timeframes": list(collectors.TIMEFRAMES),
+        "modes": [(mode, VALUE_LABELS.get(mode, mode)) for mode in BACKTEST_MODES],
+        "default_days": settings.BACKTEST_DEFAULT_DAYS,
+    }
+    return render_page(
+        request,
+        "signals/backtests.html",
+        context,
+        backtest_id=backtest_id,
+        backtest_events={"progress": BACKTEST_PROGRESS, "completed": BACKTEST_COMPLETED,
+                         "failed": BACKTEST_FAILED},
+        backtest_urls={"api": BACKTESTS_API_PATH,
+                       "page": reverse("backtests-page"),
+                       "detail_page": reverse("backtest-page", args=[0])},
+    )

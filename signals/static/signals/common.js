@@ -182,6 +182,7 @@ const FIGURE_LABELS = {
   max_consecutive_wins: [_("Most wins in a row"), "integer"],
   max_consecutive_losses: [_("Most losses in a row"), "integer"],
   average_holding_seconds: [_("Average time held"), "duration"],
+  trades: [_("Trades"), "integer"],
 };
 
 // The performance response's daily capital curve as chart points: gain in percent since the
@@ -225,6 +226,71 @@ function renderFigures(list, summary, keys = figureKeys(summary)) {
     }
     return element("div", {}, element("dt", {}, figureLabel(key)), dd);
   }));
+}
+
+// ---- forms built from a strategy's parameter schema; the API's errors beside their fields ----
+
+function clearErrors(form) {
+  for (const node of $$("[data-error-for]", form)) node.textContent = "";
+  for (const node of $$("[aria-invalid]", form)) node.removeAttribute("aria-invalid");
+}
+
+// body: {"field": ["message"]} or {"parameters": {"name": ["message"]}}; a message without a
+// field of its own goes to the form's general slot.
+function showErrors(form, body) {
+  let focused = false;
+  const place = (field, messages) => {
+    const slot = $(`[data-error-for="${CSS.escape(field)}"]`, form)
+      || $('[data-error-for="non_field_errors"]', form);
+    slot.textContent = [slot.textContent, [].concat(messages).map(flatten).join(" ")]
+      .filter(Boolean).join(" ");
+    const input = form.elements[field];
+    if (input instanceof Element) {
+      input.setAttribute("aria-invalid", "true");
+      if (!focused) { input.focus(); focused = true; }
+    }
+  };
+  for (const [field, messages] of Object.entries(body || {})) {
+    if (field === "parameters" && messages && !Array.isArray(messages) && typeof messages === "object") {
+      for (const [name, reasons] of Object.entries(messages)) place(`parameter:${name}`, reasons);
+    } else {
+      place(field, messages);
+    }
+  }
+}
+
+function parameterInput(name, spec, value) {
+  const id = `parameter-${name}-${Math.random().toString(36).slice(2, 8)}`;
+  const errorId = `${id}-error`;
+  let input;
+  if (spec.type === "bool") {
+    input = element("input", {type: "checkbox", name: `parameter:${name}`, id,
+                              "aria-describedby": errorId});
+    input.checked = value ?? spec.default;
+  } else {
+    input = element("input", {type: "text", name: `parameter:${name}`, id,
+                              inputmode: spec.type === "int" ? "numeric" : "decimal",
+                              placeholder: show.number(spec.default), autocomplete: "off",
+                              "aria-describedby": errorId});
+    input.value = value ?? "";
+  }
+  const bounds = [spec.minimum, spec.maximum].every((b) => b === null)
+    ? "" : ` (${show.number(spec.minimum)} … ${show.number(spec.maximum)})`;
+  return element("div", {className: "parameter"},
+    element("label", {for: id}, element("code", {}, name), " ", input),
+    element("p", {className: "help"}, `${spec.description}${bounds}`),
+    element("p", {className: "field-error", id: errorId, dataset: {errorFor: `parameter:${name}`},
+                  "aria-live": "polite"}));
+}
+
+// A typed value for the API; what does not parse goes as typed, and the API says why not.
+function parameterValue(spec, input) {
+  if (spec.type === "bool") return input.checked;
+  const text = input.value.trim().replace(",", ".");
+  if (text === "") return undefined;
+  const number = Number(text);
+  if (!Number.isFinite(number)) return input.value.trim();
+  return number;
 }
 
 // ---- opt-in alerts (notification + sound) for new signals that match the user's filters ----

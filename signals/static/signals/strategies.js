@@ -5,72 +5,7 @@
 
 let configs = [];
 
-// ---- errors beside their fields ----
-
-function clearErrors(form) {
-  for (const node of $$("[data-error-for]", form)) node.textContent = "";
-  for (const node of $$("[aria-invalid]", form)) node.removeAttribute("aria-invalid");
-}
-
-// body: {"field": ["message"]} or {"parameters": {"name": ["message"]}}; a message without a
-// field of its own goes to the form's general slot.
-function showErrors(form, body) {
-  let focused = false;
-  const place = (field, messages) => {
-    const slot = $(`[data-error-for="${CSS.escape(field)}"]`, form)
-      || $('[data-error-for="non_field_errors"]', form);
-    slot.textContent = [slot.textContent, [].concat(messages).map(flatten).join(" ")]
-      .filter(Boolean).join(" ");
-    const input = form.elements[field];
-    if (input instanceof Element) {
-      input.setAttribute("aria-invalid", "true");
-      if (!focused) { input.focus(); focused = true; }
-    }
-  };
-  for (const [field, messages] of Object.entries(body || {})) {
-    if (field === "parameters" && messages && !Array.isArray(messages) && typeof messages === "object") {
-      for (const [name, reasons] of Object.entries(messages)) place(`parameter:${name}`, reasons);
-    } else {
-      place(field, messages);
-    }
-  }
-}
-
-// ---- strategy forms ----
-
-function parameterInput(name, spec, value) {
-  const id = `parameter-${name}-${Math.random().toString(36).slice(2, 8)}`;
-  const errorId = `${id}-error`;
-  let input;
-  if (spec.type === "bool") {
-    input = element("input", {type: "checkbox", name: `parameter:${name}`, id,
-                              "aria-describedby": errorId});
-    input.checked = value ?? spec.default;
-  } else {
-    input = element("input", {type: "text", name: `parameter:${name}`, id,
-                              inputmode: spec.type === "int" ? "numeric" : "decimal",
-                              placeholder: show.number(spec.default), autocomplete: "off",
-                              "aria-describedby": errorId});
-    input.value = value ?? "";
-  }
-  const bounds = [spec.minimum, spec.maximum].every((b) => b === null)
-    ? "" : ` (${show.number(spec.minimum)} … ${show.number(spec.maximum)})`;
-  return element("div", {className: "parameter"},
-    element("label", {for: id}, element("code", {}, name), " ", input),
-    element("p", {className: "help"}, `${spec.description}${bounds}`),
-    element("p", {className: "field-error", id: errorId, dataset: {errorFor: `parameter:${name}`},
-                  "aria-live": "polite"}));
-}
-
-// A typed value for the API; what does not parse goes as typed, and the API says why not.
-function parameterValue(spec, input) {
-  if (spec.type === "bool") return input.checked;
-  const text = input.value.trim().replace(",", ".");
-  if (text === "") return undefined;
-  const number = Number(text);
-  if (!Number.isFinite(number)) return input.value.trim();
-  return number;
-}
+// ---- strategy forms (fields and errors: common.js) ----
 
 function strategyForm(strategy) {
   const global = configs.find((c) => c.strategy === strategy.name && !c.asset && !c.timeframe);
