@@ -39,7 +39,10 @@ def signal():
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("path", [*PAGES, "/strategies/", "/signals/00000000-0000-4000-8000-000000000001/"])
+A_SIGNAL_PAGE = "/signals/00000000-0000-4000-8000-000000000001/"  # fixed: xdist workers agree
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/strategies/", A_SIGNAL_PAGE])
 def test_pages_need_a_login(client, path):
     response = client.get(path)
     assert response.status_code == 302
