@@ -3,6 +3,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -273,6 +274,30 @@ def wait_for_http(url: str, process, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer in time")
 
 
+@contextmanager
+def running_daphne(env: dict, log_name: str):
+    """The ASGI app in a daphne process with env, on a free port; yields its base URL once it
+    answers, and stops it after. Its output goes to test-artifacts/log_name."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with open(ARTIFACTS / log_name, "w") as log:
+        daphne = str(Path(sys.executable).parent / "daphne")
+        server = subprocess.Popen(
+            [daphne, "-b", "127.0.0.1", "-p", str(port), "botsinais.asgi:application"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            wait_for_http(f"{url}/api/health/", server)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
 @pytest.fixture(scope="session")
 def daphne_server(django_db_setup, make_httpserver):
     """The ASGI app in a daphne process on the test database, as deployed (DEBUG off, collected
@@ -282,31 +307,5 @@ def daphne_server(django_db_setup, make_httpserver):
     )
     manage = [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"]
     subprocess.run(manage, cwd=ROOT, env=env, check=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "daphne.log", "w")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "botsinais.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_http(f"{url}/api/health/", server)
+    with running_daphne(env, "daphne.log") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()

@@ -10,12 +10,11 @@ import os
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import ARTIFACTS, ROOT, free_port, subprocess_env, wait_for_http
+from tests.conftest import ROOT, running_daphne, subprocess_env
 
 CONCURRENT_POSTS = 60
 
@@ -77,28 +76,13 @@ def small_pool_server(django_db_setup, django_db_blocker):
         DATABASE_POOL_TIMEOUT="0.01",
         WEB_MAX_IN_FLIGHT="0",  # every request reaches the pool: the pool's limit is tested
     )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "daphne-small-pool.log", "w")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-         "botsinais.asgi:application"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_for_http(f"{url}/api/health/", server)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-        from botsinais.celery import app
+    from botsinais.celery import app
 
-        app.control.purge()  # the accepted analyses' messages: no worker runs them here
+    with running_daphne(env, "daphne-small-pool.log") as url:
+        try:
+            yield url
+        finally:
+            app.control.purge()  # the accepted analyses' messages: no worker runs them here
 
 
 @pytest.mark.integration

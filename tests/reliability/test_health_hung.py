@@ -9,13 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import redis
 import requests
 
-from tests.conftest import ARTIFACTS, ROOT, free_port, subprocess_env, wait_for_http, wait_until
+from tests.conftest import ROOT, free_port, running_daphne, subprocess_env, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -65,25 +64,8 @@ def stack_env(own_redis, django_db_setup):
 
 @pytest.fixture(scope="module")
 def web(stack_env):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "daphne-health-hung.log", "w")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-         "botsinais.asgi:application"],
-        cwd=ROOT, env=stack_env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_for_http(f"{url}/api/health/", server)
+    with running_daphne(stack_env, "daphne-health-hung.log") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 def test_hung_redis_is_named_within_the_deadline(own_redis, web):
