@@ -40,6 +40,7 @@ class BacktestStatus(models.TextChoices):
 
 
 UNFINISHED = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
+MODE_CHOICES = [(mode, mode) for mode in MODES]
 
 
 class Backtest(models.Model):
@@ -54,7 +55,7 @@ class Backtest(models.Model):
     start = models.DateTimeField(help_text="First bar opening at or after this moment (UTC).")
     end = models.DateTimeField(help_text="Bars opening before this moment (UTC).")
     mode = models.CharField(
-        max_length=12, choices=[(mode, mode) for mode in MODES], default=ONE_POSITION
+        max_length=12, choices=MODE_CHOICES, default=ONE_POSITION
     )
     fee_percent = models.FloatField(help_text="Charged on entry and on exit.")
     source = models.CharField(max_length=8, blank=True, help_text="The candles' data source.")

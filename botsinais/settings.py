@@ -302,6 +302,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AnalysisSourceEnum": "signals.models.AnalysisSource",
         "DataSourceEnum": "market.models.DataSource",
+        "BacktestStatusEnum": "backtests.models.BacktestStatus",
+        "BacktestModeEnum": "backtests.models.MODE_CHOICES",
     },
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI assets come from the sidecar package, not a CDN.

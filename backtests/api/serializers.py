@@ -2,7 +2,8 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from backtests import services
-from backtests.models import Backtest
+from backtests.models import MODE_CHOICES, Backtest
+from strategies.backtest import ONE_POSITION
 
 
 class BacktestRequestSerializer(serializers.Serializer):
@@ -19,7 +20,7 @@ class BacktestRequestSerializer(serializers.Serializer):
         required=False, help_text="The strategy's parameters by name (its schema's bounds)."
     )
     mode = serializers.ChoiceField(
-        choices=["every_signal", "one_position"], default="one_position", required=False
+        choices=MODE_CHOICES, default=ONE_POSITION, required=False
     )
     fee_percent = serializers.FloatField(
         required=False, allow_null=True, help_text="A side; default: the fee schedule's."
@@ -60,14 +61,14 @@ class BacktestSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EquityPointSerializer(serializers.Serializer):
+class BacktestEquityPointSerializer(serializers.Serializer):
     time = serializers.DateTimeField()
     equity = serializers.FloatField(help_text="Starts at 1.0.")
     drawdown_percent = serializers.FloatField(help_text="Below the running peak, <= 0.")
 
 
 class BacktestDetailSerializer(BacktestSerializer):
-    equity_curve = EquityPointSerializer(many=True, read_only=True)
+    equity_curve = BacktestEquityPointSerializer(many=True, read_only=True)
     trades_url = serializers.SerializerMethodField()
 
     class Meta(BacktestSerializer.Meta):

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from backtests import services
 from backtests.api import serializers
 from backtests.models import Backtest
+from botsinais.schema import ErrorSerializer
 
 
 @extend_schema_view(
@@ -16,7 +17,7 @@ from backtests.models import Backtest
         description="Queue a backtest; its progress and result come over /ws/signals/ and here.",
     ),
     destroy=extend_schema(
-        responses={202: serializers.CancelledSerializer, 409: serializers.CancelledSerializer},
+        responses={202: serializers.CancelledSerializer, 409: ErrorSerializer},
         description="Cancel a queued or running backtest; 409 when it has already ended.",
     ),
 )
