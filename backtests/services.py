@@ -32,7 +32,7 @@ from backtests.models import (
 )
 from collectors.timeframes import utc_now
 from market import store
-from signals import events, lifecycle, retries
+from signals import events, lifecycle, retries, timestamps
 from strategies.backtest import EVERY_SIGNAL, MODES, BacktestResult, run_backtest
 from strategies.base import Param, ParameterError, Strategy, as_utc
 
@@ -118,6 +118,8 @@ def check_spec(*, strategy: str, asset: str, timeframe: str, start: Any = None, 
     if end <= start:
         raise BacktestInputError("end", f"{end.isoformat()} is not after start {start.isoformat()}")
     bars = (end - start).total_seconds() / collectors.timeframe_seconds(timeframe)
+    if bars < 1:
+        raise BacktestInputError("end", f"the period is shorter than one {timeframe} bar")
     if bars > settings.BACKTEST_MAX_BARS:
         raise BacktestInputError(
             "end", f"the period holds about {bars:,.0f} {timeframe} bars, more than "
@@ -227,10 +229,11 @@ def _typed(name: str, spec: Param, text: str) -> Any:
 
 
 def _moment(name: str, value: Any) -> pd.Timestamp:
+    """The platform's timestamp rule (ISO 8601, 1900 to 9000), within pandas' range."""
     try:
-        return as_utc(value)
-    except (ValueError, TypeError):
-        raise BacktestInputError(name, f"not an ISO 8601 date or time: {value!r}") from None
+        return as_utc(timestamps.parse_timestamp(value))
+    except ValueError as exc:  # pandas' OutOfBoundsDatetime is one too
+        raise BacktestInputError(name, f"{exc} Got {value!r}.") from None
 
 
 def _finer_timeframes(timeframe: str) -> list[tuple[str, int]]:
