@@ -300,6 +300,11 @@ def run_backtest_row(backtest_id: int) -> Backtest | None:
     """
     claimed = Backtest.objects.filter(pk=backtest_id, status=BacktestStatus.QUEUED).update(
         status=BacktestStatus.RUNNING, started_at=timezone.now(), progress=0.0)
+    if not claimed:
+        # Its one message came back while the row says running: the worker that ran it was
+        # lost (killed at the hard time limit, or it stopped). Running it again could repeat that.
+        finish(backtest_id, BacktestStatus.FAILED, only_from=BacktestStatus.RUNNING,
+               error="its worker stopped or ran out of time (BACKTEST_TIME_LIMIT)")
     backtest = Backtest.objects.filter(pk=backtest_id).first()
     if not claimed or backtest is None:
         return backtest
@@ -373,11 +378,12 @@ def store_run(backtest: Backtest, run: BacktestRun) -> None:
         raise BacktestCancelled
 
 
-def finish(backtest_id: int, status: str, **fields) -> bool:
-    """End a queued or running backtest (guarded: an ended one stays as it ended) and tell its
-    user; False when it had already ended."""
+def finish(backtest_id: int, status: str, *, only_from: str | None = None, **fields) -> bool:
+    """End a queued or running backtest (only_from: only one in that status; guarded: an ended
+    one stays as it ended) and tell its user; False when it had already ended."""
     with transaction.atomic():
-        ended = Backtest.objects.filter(pk=backtest_id, status__in=UNFINISHED).update(
+        unfinished = [only_from] if only_from else UNFINISHED
+        ended = Backtest.objects.filter(pk=backtest_id, status__in=unfinished).update(
             status=status, finished_at=timezone.now(), **fields)
         if ended:
             backtest = Backtest.objects.get(pk=backtest_id)

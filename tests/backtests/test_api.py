@@ -201,3 +201,10 @@ def test_asking_is_throttled_by_the_backtest_scope(api_client, settings):
     refused = api_client.post("/api/backtests/", REQUEST, format="json")
     assert refused.status_code == 429 and refused["Retry-After"]
     assert api_client.get("/api/backtests/").status_code == 200  # reading is not throttled
+
+
+def test_a_redelivered_message_fails_a_backtest_whose_worker_was_lost(user):
+    backtest = make_backtest(user, status=BacktestStatus.RUNNING)
+    again = services.run_backtest_row(backtest.pk)
+    assert again.status == BacktestStatus.FAILED
+    assert "its worker stopped or ran out of time" in again.error
