@@ -2,10 +2,12 @@
 the backtests queue, its progress and completion pushed over a real WebSocket."""
 
 import json
+import os
 import time
 
 import pytest
 import requests
+from django.conf import settings
 from rest_framework.authtoken.models import Token
 from websockets.sync.client import connect
 
@@ -47,3 +49,20 @@ def test_a_worker_backtest_pushes_progress_and_completion_to_its_user(stack, use
     detail = requests.get(f"{stack}{response.json()['status_url']}", headers=headers,
                           timeout=10).json()
     assert detail["status"] == "completed" and detail["trade_count"] == backtest.trade_count
+
+
+def test_a_backtest_the_broker_does_not_take_is_failed_with_that_reason(api_client, binance):
+    from botsinais.celery import app
+    from tests.conftest import free_port
+    from tests.reliability.conftest import use_broker
+
+    previous = os.environ.get("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
+    use_broker(app, f"amqp://guest:guest@127.0.0.1:{free_port()}//")  # nothing listens there
+    try:
+        response = api_client.post("/api/backtests/", REQUEST, format="json")
+    finally:
+        use_broker(app, previous)
+    assert response.status_code == 202, response.content
+    backtest = Backtest.objects.get(pk=response.json()["id"])
+    assert backtest.status == BacktestStatus.FAILED
+    assert "the task queue did not take it" in backtest.error
