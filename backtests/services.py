@@ -296,7 +296,7 @@ def run_backtest_row(backtest_id: int) -> Backtest | None:
 
     A cancel wins: every progress step is a guarded update that only a running row takes, and
     the worker stops at the first one that finds the row cancelled. Safe to run twice: only a
-    queued row is claimed.
+    queued row is claimed (a message that comes back for a running row fails it).
     """
     claimed = Backtest.objects.filter(pk=backtest_id, status=BacktestStatus.QUEUED).update(
         status=BacktestStatus.RUNNING, started_at=timezone.now(), progress=0.0)
