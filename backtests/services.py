@@ -1,11 +1,13 @@
 """Backtests on stored candles: the checked request, the candles from the store, the engine.
 
-The engine is strategies/backtest.py; this module only turns a request into its inputs. A bad
-request raises BacktestInputError naming the field, for the command line and (next) the API alike.
+The engine is strategies/backtest.py; this module turns a request into its inputs, and runs the
+stored Backtest rows the API creates (queued, running, then completed, failed or cancelled). A
+bad request raises BacktestInputError naming the field, for the command line and the API alike.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,14 +15,28 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
 import collectors
 import strategies
+from backtests.models import (
+    UNFINISHED,
+    Backtest,
+    BacktestStatus,
+    TradeTable,
+    json_safe,
+    sampled_equity,
+)
 from collectors.timeframes import utc_now
 from market import store
+from signals import events, lifecycle, retries, timestamps
 from strategies.backtest import EVERY_SIGNAL, MODES, BacktestResult, run_backtest
 from strategies.base import Param, ParameterError, Strategy, as_utc
+
+log = logging.getLogger(__name__)
 
 
 class BacktestInputError(ValueError):
@@ -67,27 +83,30 @@ def check_spec(*, strategy: str, asset: str, timeframe: str, start: Any = None, 
                fee_percent: float | None = None, now: datetime | None = None) -> BacktestSpec:
     """The request checked field by field; BacktestInputError names the first bad one.
 
-    end defaults to now (and is never later), start to BACKTEST_DEFAULT_DAYS before end.
+    end defaults to now (and is never later), start to BACKTEST_DEFAULT_DAYS before end; the
+    asset must be one the market data mode serves; fee_percent defaults to the fee schedule's.
     """
     try:
         strategy_class = strategies.get(strategy)
     except strategies.UnknownStrategy as exc:
         raise BacktestInputError("strategy", str(exc)) from None
+    if parameters is not None and not isinstance(parameters, dict):
+        raise BacktestInputError("parameters", "must be an object of parameter: value")
     try:
         instance = strategy_class(**(parameters or {}))
     except ParameterError as exc:
         raise BacktestInputError(f"parameters.{exc.parameter}", exc.reason) from None
     asset = str(asset).strip().upper()
     try:
-        collectors.validate_asset(asset)
+        collectors.check_served(asset, settings.MARKET_DATA_MODE)
     except collectors.UnknownSymbol as exc:
         raise BacktestInputError("asset", str(exc)) from None
-    if timeframe not in collectors.TIMEFRAMES:
+    if not isinstance(timeframe, str) or timeframe not in collectors.TIMEFRAMES:
         raise BacktestInputError("timeframe", f"use one of {', '.join(collectors.TIMEFRAMES)}")
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise BacktestInputError("mode", f"use one of {', '.join(MODES)}")
     if fee_percent is None:
-        fee_percent = settings.SIGNAL_FEE_PERCENT
+        fee_percent = lifecycle.fee_percent(asset)  # the fee schedule's, as live signals pay
     if (isinstance(fee_percent, bool) or not isinstance(fee_percent, (int, float))
             or not math.isfinite(fee_percent) or fee_percent < 0):
         raise BacktestInputError("fee_percent", "must be a number >= 0")
@@ -99,6 +118,8 @@ def check_spec(*, strategy: str, asset: str, timeframe: str, start: Any = None, 
     if end <= start:
         raise BacktestInputError("end", f"{end.isoformat()} is not after start {start.isoformat()}")
     bars = (end - start).total_seconds() / collectors.timeframe_seconds(timeframe)
+    if bars < 1:
+        raise BacktestInputError("end", f"the period is shorter than one {timeframe} bar")
     if bars > settings.BACKTEST_MAX_BARS:
         raise BacktestInputError(
             "end", f"the period holds about {bars:,.0f} {timeframe} bars, more than "
@@ -208,13 +229,175 @@ def _typed(name: str, spec: Param, text: str) -> Any:
 
 
 def _moment(name: str, value: Any) -> pd.Timestamp:
+    """The platform's timestamp rule (ISO 8601, 1900 to 9000), within pandas' range."""
     try:
-        return as_utc(value)
-    except (ValueError, TypeError):
-        raise BacktestInputError(name, f"not an ISO 8601 date or time: {value!r}") from None
+        return as_utc(timestamps.parse_timestamp(value))
+    except ValueError as exc:  # pandas' OutOfBoundsDatetime is one too
+        raise BacktestInputError(name, f"{exc} Got {value!r}.") from None
 
 
 def _finer_timeframes(timeframe: str) -> list[tuple[str, int]]:
     seconds = collectors.timeframe_seconds(timeframe)
     return sorted(((name, finer) for name, finer in collectors.TIMEFRAMES.items()
                    if finer < seconds and seconds % finer == 0), key=lambda item: item[1])
+
+
+# ---- the Backtest rows: request, dispatch, run, cancel ----
+
+# The share of progress the candles' fetch takes; the engine run is the rest.
+FETCH_SHARE = 0.9
+# A progress event at most every this much of the way (each step still checks for a cancel).
+PROGRESS_EVENT_STEP = 0.05
+
+
+class BacktestCancelled(Exception):  # noqa: N818 (a state, like Superseded)
+    """The row was cancelled (or taken over) while the worker ran it: stop, store nothing."""
+
+
+def request_backtest(spec: BacktestSpec, *, user=None) -> Backtest:
+    """Store the request and publish its run once committed (embedded: run after the
+    response; tests: at once)."""
+    with transaction.atomic():
+        backtest = Backtest.objects.create(
+            requested_by=user, strategy=spec.strategy.name, parameters=spec.strategy.params,
+            asset=spec.asset, timeframe=spec.timeframe, start=spec.start.to_pydatetime(),
+            end=spec.end.to_pydatetime(), mode=spec.mode, fee_percent=spec.fee_percent,
+        )
+        backtest_id = backtest.pk
+        transaction.on_commit(lambda: dispatch_backtest(backtest_id))
+    return backtest
+
+
+def dispatch_backtest(backtest_id: int) -> bool:
+    """Publish the run, confirmed by the broker; False if it was not taken. Never raises: a
+    backtest the broker did not take is failed with that reason (asking again is cheap)."""
+    from backtests import tasks  # tasks import services
+    from botsinais import embedded
+
+    if embedded.runs_tasks_after_response():
+        embedded.run_later(tasks.run_backtest, backtest_id)
+        return True
+    timeout = settings.BROKER_PUBLISH_TIMEOUT
+    try:
+        # The worker applies the task's own time limits (BACKTEST_*TIME_LIMIT), not ours.
+        tasks.run_backtest.apply_async((backtest_id,), timeout=timeout, confirm_timeout=timeout,
+                                       time_limit=None, soft_time_limit=None)
+    except retries.BROKER_ERRORS as exc:
+        log.warning("backtest %s not published (%s: %s)", backtest_id, type(exc).__name__, exc)
+        reason = f"the task queue did not take it ({type(exc).__name__}); try again"
+        retries.with_fresh_connection(
+            lambda: finish(backtest_id, BacktestStatus.FAILED, error=reason))
+        return False
+    return True
+
+
+def run_backtest_row(backtest_id: int) -> Backtest | None:
+    """Run a queued backtest: candles, engine, results stored, events to its user.
+
+    A cancel wins: every progress step is a guarded update that only a running row takes, and
+    the worker stops at the first one that finds the row cancelled. Safe to run twice: only a
+    queued row is claimed (a message that comes back for a running row fails it).
+    """
+    claimed = Backtest.objects.filter(pk=backtest_id, status=BacktestStatus.QUEUED).update(
+        status=BacktestStatus.RUNNING, started_at=timezone.now(), progress=0.0)
+    if not claimed:
+        # Its one message came back while the row says running: the worker that ran it was
+        # lost (killed at the hard time limit, or it stopped). Running it again could repeat that.
+        finish(backtest_id, BacktestStatus.FAILED, only_from=BacktestStatus.RUNNING,
+               error="its worker stopped or ran out of time (BACKTEST_TIME_LIMIT)")
+    backtest = Backtest.objects.filter(pk=backtest_id).first()
+    if not claimed or backtest is None:
+        return backtest
+    notify(events.backtest_progress(backtest), backtest)
+    reporter = ProgressReporter(backtest)
+    try:
+        run = run_on_stored_candles(spec_of(backtest), progress=reporter.fetched)
+        reporter.report(FETCH_SHARE + (1 - FETCH_SHARE) / 2)
+        store_run(backtest, run)
+    except BacktestCancelled:
+        log.info("backtest %s cancelled while running", backtest_id)
+    except SoftTimeLimitExceeded:
+        finish(backtest_id, BacktestStatus.FAILED,
+               error="did not finish within its time limit (BACKTEST_SOFT_TIME_LIMIT)")
+    except (BacktestInputError, NoCandlesError, collectors.MarketDataError) as exc:
+        finish(backtest_id, BacktestStatus.FAILED, error=str(exc))
+    except Exception as exc:
+        log.exception("backtest %s failed", backtest_id)
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        retries.with_fresh_connection(
+            lambda: finish(backtest_id, BacktestStatus.FAILED, error=reason))
+    backtest.refresh_from_db()
+    return backtest
+
+
+def spec_of(backtest: Backtest) -> BacktestSpec:
+    """The stored request checked again (a strategy's schema may have changed since)."""
+    return check_spec(strategy=backtest.strategy, asset=backtest.asset,
+                      timeframe=backtest.timeframe, start=backtest.start, end=backtest.end,
+                      parameters=backtest.parameters, mode=backtest.mode,
+                      fee_percent=backtest.fee_percent)
+
+
+class ProgressReporter:
+    """Each step: a guarded progress update (raises BacktestCancelled when the row is no
+    longer running) and, every PROGRESS_EVENT_STEP, a BacktestProgress event."""
+
+    def __init__(self, backtest: Backtest) -> None:
+        self.backtest = backtest
+        self.done = 0
+        self.published = 0.0
+
+    def fetched(self, bars: int, total: int) -> None:
+        self.done += bars
+        self.report(FETCH_SHARE * min(1.0, self.done / total) if total else FETCH_SHARE)
+
+    def report(self, progress: float) -> None:
+        progress = round(progress, 4)
+        updated = Backtest.objects.filter(
+            pk=self.backtest.pk, status=BacktestStatus.RUNNING).update(progress=progress)
+        if not updated:
+            raise BacktestCancelled
+        self.backtest.progress = progress
+        if progress - self.published >= PROGRESS_EVENT_STEP:
+            self.published = progress
+            notify(events.backtest_progress(self.backtest), self.backtest)
+
+
+def store_run(backtest: Backtest, run: BacktestRun) -> None:
+    """The results, stored only if the row is still running (a cancel wins)."""
+    result = run.result
+    trades = TradeTable.from_frame(result.trades)
+    stored = finish(
+        backtest.pk, BacktestStatus.COMPLETED, progress=1.0, source=run.source,
+        candles=run.candles, first_candle=run.first_candle.to_pydatetime(),
+        last_candle=run.last_candle.to_pydatetime(),
+        gaps=[[first.isoformat(), last.isoformat()] for first, last in run.gaps],
+        metrics=json_safe(result.statistics), trade_count=len(trades),
+        trades_blob=trades.encode(), equity_curve=sampled_equity(result.equity))
+    if not stored:
+        raise BacktestCancelled
+
+
+def finish(backtest_id: int, status: str, *, only_from: str | None = None, **fields) -> bool:
+    """End a queued or running backtest (only_from: only one in that status; guarded: an ended
+    one stays as it ended) and tell its user; False when it had already ended."""
+    with transaction.atomic():
+        unfinished = [only_from] if only_from else UNFINISHED
+        ended = Backtest.objects.filter(pk=backtest_id, status__in=unfinished).update(
+            status=status, finished_at=timezone.now(), **fields)
+        if ended:
+            backtest = Backtest.objects.get(pk=backtest_id)
+            notify(events.backtest_finished(backtest), backtest)
+    return bool(ended)
+
+
+def cancel_backtest(backtest: Backtest, *, by=None) -> bool:
+    """Cancel a queued or running backtest; False when it has already ended. A running one's
+    worker stops at its next progress step."""
+    who = f" by {by.get_username()}" if by is not None else ""
+    return finish(backtest.pk, BacktestStatus.CANCELLED, error=f"cancelled{who}")
+
+
+def notify(event: events.Event, backtest: Backtest) -> None:
+    if backtest.requested_by_id is not None:  # asked from the admin or a script: no one to tell
+        events.publish(event)

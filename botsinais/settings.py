@@ -302,6 +302,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AnalysisSourceEnum": "signals.models.AnalysisSource",
         "DataSourceEnum": "market.models.DataSource",
+        "BacktestStatusEnum": "backtests.models.BacktestStatus",
+        "BacktestModeEnum": "backtests.models.MODE_CHOICES",
     },
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI assets come from the sidecar package, not a CDN.
@@ -325,7 +327,7 @@ TASK_QUEUE_NAMES = {
 CELERY_TASK_DEFAULT_QUEUE = TASK_QUEUE_NAMES["maintenance"]
 CELERY_TASK_ROUTES = {
     "signals.tasks.run_analysis": {"queue": TASK_QUEUE_NAMES["analysis"]},
-    "signals.tasks.run_backtest": {"queue": TASK_QUEUE_NAMES["backtests"]},
+    "backtests.tasks.run_backtest": {"queue": TASK_QUEUE_NAMES["backtests"]},
     "signals.tasks.*": {"queue": TASK_QUEUE_NAMES["maintenance"]},
 }
 # Tasks are idempotent, so a worker lost mid-task may safely see the message again.
@@ -403,6 +405,11 @@ ANALYSIS_CANDLES = env_number("ANALYSIS_CANDLES", 500, int, minimum=50)
 # Backtests (backtests/): the longest period one may cover, in bars of its timeframe.
 BACKTEST_MAX_BARS = env_number("BACKTEST_MAX_BARS", 1_000_000, int, minimum=1)
 BACKTEST_DEFAULT_DAYS = 90
+# A backtest task's own time limits (seconds): soft fails it with the reason, hard kills it.
+BACKTEST_SOFT_TIME_LIMIT = env_number("BACKTEST_SOFT_TIME_LIMIT", 1800, int, minimum=1)
+BACKTEST_TIME_LIMIT = env_number("BACKTEST_TIME_LIMIT", 1860, int, minimum=2)
+if BACKTEST_TIME_LIMIT <= BACKTEST_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("BACKTEST_TIME_LIMIT must be greater than BACKTEST_SOFT_TIME_LIMIT")
 
 LOGGING = {
     "version": 1,

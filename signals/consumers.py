@@ -1,5 +1,6 @@
 """The live signal feed at /ws/signals/.
 
+Each connection is in group user.<id> too, for its user's own events (backtests).
 Client messages: {"action": "join" | "leave", "group": "asset.BTCUSDT"} and
 {"action": "since", "after": "<ISO 8601>"}. Every server message is an envelope
 {"event_id", "event_type", "timestamp", "correlation_id", "data"}: the events of
@@ -104,21 +105,25 @@ class SignalConsumer(AsyncJsonWebsocketConsumer):
         self.recent_event_ids: deque[str] = deque(maxlen=256)
         await self.channel_layer.group_add(events.ALL_SIGNALS_GROUP, self.channel_name)
         self.joined.add(events.ALL_SIGNALS_GROUP)
+        # The user's own events (their backtests); not a group a client joins or leaves.
+        self.personal_group = events.user_group(user.pk)
+        await self.channel_layer.group_add(self.personal_group, self.channel_name)
         self.refresher = asyncio.create_task(self.keep_groups_alive())
         await self.accept()
 
     async def disconnect(self, code):
         if hasattr(self, "refresher"):
             self.refresher.cancel()
-        for group in getattr(self, "joined", ()):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in [*getattr(self, "joined", ()), getattr(self, "personal_group", None)]:
+            if group:
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def keep_groups_alive(self):
         # The layer forgets a member after its group_expiry: a dashboard left open longer would
         # silently stop receiving, so it joins its groups again well before that.
         while True:
             await asyncio.sleep(self.channel_layer.group_expiry / 3)
-            for group in list(self.joined):
+            for group in [*self.joined, self.personal_group]:
                 await self.channel_layer.group_add(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):

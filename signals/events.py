@@ -5,8 +5,9 @@ The event types are the constants below and each has one builder here, used both
 event happens and when the consumer replays what a client missed ("since"):
 SignalGenerated and SignalClosed (data: the REST signal serializer), AnalysisCompleted
 (asset, timeframe, signals_generated), AnalysisFailed (asset, timeframe, reason), HealthCheck
-(component, last_heartbeat). BacktestProgress, BacktestCompleted and BacktestFailed are
-reserved for backtests. The database row is the record; the push is best effort. A channel
+(component, last_heartbeat); and to the user who asked (group user.<id>): BacktestProgress
+(id, progress), BacktestCompleted (id, metrics), BacktestFailed (id, error, status: failed or
+cancelled). The database row is the record; the push is best effort. A channel
 layer that is down is logged, never raised, and a client that missed events asks the consumer
 for them ("since").
 """
@@ -37,7 +38,7 @@ SIGNAL_CLOSED = "SignalClosed"
 ANALYSIS_COMPLETED = "AnalysisCompleted"
 ANALYSIS_FAILED = "AnalysisFailed"
 HEALTH_CHECK = "HealthCheck"
-# Reserved for backtests: clients may already dispatch on them.
+# A user's backtests (backtests/), to that user's group only.
 BACKTEST_PROGRESS = "BacktestProgress"
 BACKTEST_COMPLETED = "BacktestCompleted"
 BACKTEST_FAILED = "BacktestFailed"
@@ -238,3 +239,26 @@ def health_check(component: str, last_heartbeat: datetime) -> Event:
     """A component's heartbeat, to everyone."""
     data = {"component": component, "last_heartbeat": last_heartbeat.isoformat()}
     return Event(HEALTH_CHECK, data)
+
+
+def user_group(user_id: int) -> str:
+    """The group of one user's connections: events only they should see (their backtests)."""
+    return f"user.{user_id}"
+
+
+def backtest_progress(backtest) -> Event:
+    """How far a backtest has got (0 to 1), to the user who asked for it."""
+    data = {"id": backtest.pk, "progress": backtest.progress}
+    return Event(BACKTEST_PROGRESS, data, groups=[user_group(backtest.requested_by_id)])
+
+
+def backtest_finished(backtest) -> Event:
+    """BacktestCompleted with its metrics, or BacktestFailed with the reason (a cancelled one
+    too, with its status), to the user who asked for it."""
+    if backtest.status == "completed":
+        event_type, data = BACKTEST_COMPLETED, {"id": backtest.pk, "metrics": backtest.metrics}
+    else:
+        data = {"id": backtest.pk, "error": backtest.error, "status": backtest.status}
+        event_type = BACKTEST_FAILED
+    return Event(event_type, data, groups=[user_group(backtest.requested_by_id)],
+                 timestamp=backtest.finished_at)

@@ -81,7 +81,7 @@ def test_plot_writes_an_equity_and_drawdown_png(history, tmp_path):
     (("--param", "bb_period"), "--param: expected NAME=VALUE"),
     (("--param", "bb_period=ten"), "--param bb_period: expected int"),
     (("--from", "2026-02-01", "--to", "2026-01-01"), "--to: "),
-    (("--from", "yesterday-ish"), "--from: not an ISO 8601 date"),
+    (("--from", "yesterday-ish"), "--from: Not an ISO 8601 timestamp"),
     (("--from", "1990-01-01"), "--to: the period holds about"),
     (("--timeframe", "7h"), "--timeframe: use one of"),
     (("--asset", "NOT A COIN"), "--asset: malformed asset symbol"),

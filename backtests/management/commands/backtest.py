@@ -36,7 +36,7 @@ class Command(BaseCommand):
                             help="a strategy parameter; repeat for several")
         parser.add_argument("--mode", default=EVERY_SIGNAL, help=" or ".join(MODES))
         parser.add_argument("--fee-percent", type=float, default=None,
-                            help="charged on entry and on exit; default SIGNAL_FEE_PERCENT")
+                            help="charged on entry and on exit; default the FEE_SCHEDULE's")
         parser.add_argument("--plot", metavar="PNG", help="write equity and drawdown here")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")

@@ -1,0 +1,67 @@
+import base64
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from backtests import services
+from backtests.charts import equity_png
+from backtests.models import Backtest
+
+
+@admin.register(Backtest)
+class BacktestAdmin(admin.ModelAdmin):
+    """Backtests are asked for through the API; here they are read, and cancelled."""
+
+    list_display = ["id", "strategy", "asset", "timeframe", "mode", "status", "progress",
+                    "trade_count", "requested_by", "created_at", "finished_at"]
+    list_filter = ["status", "strategy", "mode", "timeframe", "source", "asset"]
+    search_fields = ["asset", "strategy", "requested_by__username"]
+    date_hierarchy = "created_at"
+    list_select_related = ["requested_by"]
+    exclude = ["trades_blob", "equity_curve", "metrics", "parameters", "gaps"]
+    readonly_fields = ["metrics_table", "equity_chart", "parameters_readable", "gaps_readable"]
+    actions = ["cancel_unfinished"]
+
+    def get_readonly_fields(self, request, obj=None):
+        shown = [field.name for field in Backtest._meta.fields if field.name not in self.exclude]
+        return [*shown, *self.readonly_fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        # The list never shows the blobs; the detail shows the curve, never the trades.
+        return queryset.defer("trades_blob") if request.resolver_match.url_name.endswith(
+            "_change") else queryset.defer("trades_blob", "equity_curve")
+
+    @admin.display(description="metrics")
+    def metrics_table(self, backtest: Backtest) -> str:
+        if not backtest.metrics:
+            return "-"
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>",
+                                ((name, "-" if value is None else value)
+                                 for name, value in backtest.metrics.items()))
+        return format_html("<table>{}</table>", rows)
+
+    @admin.display(description="equity and drawdown")
+    def equity_chart(self, backtest: Backtest) -> str:
+        if not backtest.equity_curve:
+            return "-"
+        title = f"{backtest.strategy} {backtest.asset} {backtest.timeframe} ({backtest.mode})"
+        png = base64.b64encode(equity_png(backtest.equity_curve, title)).decode()
+        return format_html('<img alt="equity and drawdown" src="data:image/png;base64,{}">', png)
+
+    @admin.display(description="parameters")
+    def parameters_readable(self, backtest: Backtest) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(backtest.parameters, indent=2))
+
+    @admin.display(description="gaps")
+    def gaps_readable(self, backtest: Backtest) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(backtest.gaps, indent=2))
+
+    @admin.action(description="Cancel selected queued or running backtests")
+    def cancel_unfinished(self, request, queryset):
+        count = sum(services.cancel_backtest(backtest, by=request.user) for backtest in queryset)
+        self.message_user(request, f"{count} backtest(s) cancelled.", messages.SUCCESS)

@@ -1,0 +1,185 @@
+"""A backtest as a user asked for it, its progress, and what it found.
+
+Trades are stored compactly: one zlib-compressed JSON object of column arrays (times as epoch
+milliseconds), so a run with 25,000 trades is one small blob, not 25,000 rows. Prices are floats
+(the engine's float64), exact to the stored value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import models
+
+from strategies.backtest import MODES, ONE_POSITION
+
+# The trade fields the API shows, in this order.
+TRADE_FIELDS = (
+    "signal_time", "direction", "entry", "stop_loss", "take_profit", "exit_time", "exit_price",
+    "result", "pnl_percent", "r", "bars_held", "exit_reason",
+)
+TIME_FIELDS = ("signal_time", "exit_time")
+# The equity curve kept for charts: at most this many points of the per-candle curve.
+EQUITY_POINTS = 1000
+
+
+class BacktestStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+UNFINISHED = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
+MODE_CHOICES = [(mode, mode) for mode in MODES]
+
+
+class Backtest(models.Model):
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="backtests",
+    )
+    strategy = models.CharField(max_length=50)
+    parameters = models.JSONField(default=dict, help_text="Every parameter, defaults included.")
+    asset = models.CharField(max_length=20)
+    timeframe = models.CharField(max_length=4)
+    start = models.DateTimeField(help_text="First bar opening at or after this moment (UTC).")
+    end = models.DateTimeField(help_text="Bars opening before this moment (UTC).")
+    mode = models.CharField(
+        max_length=12, choices=MODE_CHOICES, default=ONE_POSITION
+    )
+    fee_percent = models.FloatField(help_text="Charged on entry and on exit.")
+    source = models.CharField(max_length=8, blank=True, help_text="The candles' data source.")
+    candles = models.PositiveIntegerField(default=0, help_text="Candles backtested.")
+    first_candle = models.DateTimeField(null=True, blank=True)
+    last_candle = models.DateTimeField(null=True, blank=True)
+    gaps = models.JSONField(default=list, blank=True, help_text="[first, last] missing bars.")
+    status = models.CharField(
+        max_length=9, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED,
+        db_index=True,
+    )
+    progress = models.FloatField(default=0.0, help_text="0 to 1.")
+    metrics = models.JSONField(null=True, blank=True, help_text="strategies/stats.py figures.")
+    trade_count = models.PositiveIntegerField(default=0)
+    trades_blob = models.BinaryField(
+        null=True, blank=True, editable=False, help_text="zlib JSON of the trade columns."
+    )
+    equity_curve = models.JSONField(default=list, blank=True, editable=False)
+    error = models.TextField(blank=True, help_text="Why it failed or was cancelled.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.strategy} {self.asset} {self.timeframe} {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in UNFINISHED
+
+    def trade_table(self) -> TradeTable:
+        return TradeTable.decode(self.trades_blob)
+
+
+class TradeTable(Sequence):
+    """The stored trades, decoded once, each row built only when asked for (a page of them)."""
+
+    def __init__(self, columns: dict[str, list]) -> None:
+        self.columns = columns
+        self.length = len(columns.get(TRADE_FIELDS[0], ()))
+
+    @classmethod
+    def from_frame(cls, trades: pd.DataFrame) -> TradeTable:
+        columns: dict[str, list] = {}
+        for name in TRADE_FIELDS:
+            column = trades[name]
+            if name in TIME_FIELDS:
+                columns[name] = (pd.DatetimeIndex(column).as_unit("ms").asi8).tolist()
+            elif column.dtype.kind in "fc":
+                columns[name] = [finite(value) for value in column.to_numpy(dtype=np.float64)]
+            elif column.dtype.kind in "iu":
+                columns[name] = column.to_numpy(dtype=np.int64).tolist()
+            else:
+                columns[name] = column.astype(str).tolist()
+        return cls(columns)
+
+    @classmethod
+    def decode(cls, blob: bytes | memoryview | None) -> TradeTable:
+        if not blob:
+            return cls({name: [] for name in TRADE_FIELDS})
+        return cls(json.loads(zlib.decompress(bytes(blob))))
+
+    def encode(self) -> bytes:
+        return zlib.compress(json.dumps(self.columns, separators=(",", ":")).encode(), 6)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self.row(i) for i in range(*index.indices(self.length))]
+        if index < 0:
+            index += self.length
+        if not 0 <= index < self.length:
+            raise IndexError(index)
+        return self.row(index)
+
+    def row(self, i: int) -> dict[str, Any]:
+        row = {name: self.columns[name][i] for name in TRADE_FIELDS}
+        for name in TIME_FIELDS:
+            row[name] = datetime.fromtimestamp(row[name] / 1000, tz=UTC).isoformat()
+        return row
+
+
+def finite(value: float) -> float | None:
+    """JSON (and PostgreSQL's jsonb) have no NaN or infinity: an undefined figure is null."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def json_safe(data: Any) -> Any:
+    """Statistics as JSON: numpy scalars made plain, non-finite floats null."""
+    if isinstance(data, dict):
+        return {str(key): json_safe(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_safe(value) for value in data]
+    if isinstance(data, (bool, np.bool_)):
+        return bool(data)
+    if isinstance(data, (int, np.integer)):
+        return int(data)
+    if isinstance(data, (float, np.floating)):
+        return finite(data)
+    return data
+
+
+def sampled_equity(equity: pd.DataFrame, points: int = EQUITY_POINTS) -> list[dict[str, Any]]:
+    """At most `points` of the per-candle equity curve, evenly spaced, first and last included,
+    each bucket's deepest drawdown kept so the chart shows the worst fall."""
+    size = len(equity)
+    if size == 0:
+        return []
+    if size <= points:
+        rows = np.arange(size)
+    else:
+        edges = np.linspace(0, size, points - 1).astype(np.int64)
+        drawdown = equity["drawdown_percent"].to_numpy()
+        deepest = [start + int(np.argmin(drawdown[start:stop]))
+                   for start, stop in zip(edges[:-1], edges[1:], strict=True) if stop > start]
+        rows = np.unique(np.array([0, *deepest, size - 1]))
+    times = equity.index[rows]
+    values = equity["equity"].to_numpy()[rows]
+    drawdowns = equity["drawdown_percent"].to_numpy()[rows]
+    return [{"time": time.isoformat(), "equity": finite(value), "drawdown_percent": finite(fall)}
+            for time, value, fall in zip(times, values, drawdowns, strict=True)]
