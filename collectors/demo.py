@@ -349,6 +349,8 @@ def _hour_block(seed: int, symbol: str, block: int) -> HourBlock:
 
 
 def _hours(seed: int, symbol: str, first_day: int, last_day: int) -> HourBlock:
+    if last_day < first_day:  # nothing asked for (e.g. the range ends before it starts)
+        return HourBlock(_concat([]), np.empty(0, np.int64), np.empty(0))
     blocks = [
         _hour_block(seed, symbol, k)
         for k in range(first_day // HOUR_BLOCK, last_day // HOUR_BLOCK + 1)
