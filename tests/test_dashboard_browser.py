@@ -146,6 +146,7 @@ def test_every_page_loads_without_console_errors(open_signal, staff_page, stack)
         (f"/signals/{open_signal.pk}/", "#signal-chart[data-drawn=candles]"),
         ("/performance/", "#equity-chart[data-drawn=equity]"),
         ("/strategies/", "form[data-strategy=mean_reversion]"),
+        ("/backtests/", "#backtest-parameters input"),
     ]:
         page.goto(f"{stack}{path}")
         page.wait_for_selector(ready, timeout=15_000)
