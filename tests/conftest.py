@@ -4,12 +4,14 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 from hypothesis import settings as hypothesis_settings
 
 from tests.fake_binance import INTERVAL_MS, klines_handler, oversold_candles
@@ -95,6 +97,28 @@ def test_settings():
         overrides["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with override_settings(**overrides):
         yield
+
+
+# ---- factories ----
+
+
+def make_signal(**fields):
+    """An active long signal with plausible levels; fields override any value."""
+    from signals.models import Signal  # models load once Django is set up
+
+    values = dict(
+        asset="BTCUSDT",
+        direction="long",
+        confidence=0.7,
+        entry_price=100.0,
+        stop_loss=95.0,
+        take_profit=110.0,
+        strategy="mean_reversion",
+        timeframe="5m",
+        candle_time=timezone.now() - timedelta(minutes=5 * Signal.objects.count() + 5),
+    )
+    values.update(fields)
+    return Signal.objects.create(**values)
 
 
 # ---- users and clients ----

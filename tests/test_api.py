@@ -7,24 +7,9 @@ import pytest
 from django.utils import timezone
 
 from signals.models import AnalysisRequest, Signal
+from tests.conftest import make_signal
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def make_signal(**fields) -> Signal:
-    values = dict(
-        asset="BTCUSDT",
-        direction="long",
-        confidence=0.7,
-        entry_price=100.0,
-        stop_loss=95.0,
-        take_profit=110.0,
-        strategy="mean_reversion",
-        timeframe="5m",
-        candle_time=timezone.now() - timedelta(minutes=5 * Signal.objects.count() + 5),
-    )
-    values.update(fields)
-    return Signal.objects.create(**values)
 
 
 def test_anonymous_users_cannot_read_signals(anon_client):

@@ -11,11 +11,10 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import include, path
-from django.utils import timezone as django_timezone
 from rest_framework.authtoken.models import Token
 
 from botsinais.asgi import application
-from signals.models import Signal
+from tests.conftest import make_signal
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,20 +34,6 @@ def boom(request):
 # This module is also the URLconf of the tests marked urls(__name__): the API plus a view
 # with a bug in it.
 urlpatterns = [path("api/boom/", boom), path("", include("botsinais.urls"))]
-
-
-def make_signal() -> Signal:
-    return Signal.objects.create(
-        asset="BTCUSDT",
-        direction="long",
-        confidence=0.7,
-        entry_price=100.0,
-        stop_loss=95.0,
-        take_profit=110.0,
-        strategy="mean_reversion",
-        timeframe="5m",
-        candle_time=django_timezone.now(),
-    )
 
 
 def assert_json_error(response, status: int, field: str = "detail") -> dict:

@@ -2,10 +2,10 @@
 all, another user's is a 404 (no hint that it exists). Signals stay shared."""
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from signals.models import AnalysisRequest, AnalysisSource, Signal
+from signals.models import AnalysisRequest, AnalysisSource
+from tests.conftest import make_signal
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,18 +65,7 @@ def test_the_requester_follows_their_status_url(user):
 
 def test_signals_stay_shared(user, other_user):
     requested = analysis_of(user, "BTCUSDT")
-    signal = Signal.objects.create(
-        asset="BTCUSDT",
-        direction="long",
-        confidence=0.7,
-        entry_price=100.0,
-        stop_loss=95.0,
-        take_profit=110.0,
-        strategy="mean_reversion",
-        timeframe="5m",
-        candle_time=timezone.now(),
-        correlation_id=requested.correlation_id,
-    )
+    signal = make_signal(correlation_id=requested.correlation_id)
     theirs = client_for(other_user)
     assert [s["id"] for s in theirs.get("/api/signals/").json()["results"]] == [str(signal.id)]
     assert theirs.get(f"/api/signals/{signal.id}/").status_code == 200
