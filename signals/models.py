@@ -180,9 +180,26 @@ class AnalysisRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # What a completed analysis evaluated: the drift report (backtests/drift.py) tells a candle
+    # the live scan never analysed, a config change and revised candles apart with these.
+    candle_time = models.DateTimeField(
+        null=True, blank=True, help_text="Open time of the last candle it evaluated."
+    )
+    candles_read = models.PositiveIntegerField(default=0, help_text="Candles it read, up to it.")
+    candles_digest = models.CharField(
+        max_length=32, blank=True, help_text="strategies.drift.candles_digest of those candles."
+    )
+    strategy_parameters = models.JSONField(
+        default=dict, blank=True, help_text="Strategy name -> parameters, for each it ran."
+    )
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["asset", "timeframe", "candle_time"], name="analysis_evaluated_candle"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.asset} {self.timeframe} {self.status} ({self.correlation_id})"

@@ -23,6 +23,7 @@ from signals.models import (
     SignalStatus,
     StrategyConfig,
 )
+from strategies.drift import candles_digest
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +121,16 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
         return analysis
     try:
         frame = store.load_candles(analysis.asset, analysis.timeframe)
-        candidates = find_candidates(frame, analysis)
+        run = enabled_strategies(analysis.asset, analysis.timeframe, analysis.strategies)
+        candidates = find_candidates(frame, run)
         with transaction.atomic():
             new_signals = [s for s in (store_signal(c, analysis) for c in candidates) if s]
-            if not finish(analysis, AnalysisStatus.COMPLETED, signals_generated=len(new_signals)):
+            if not finish(
+                analysis,
+                AnalysisStatus.COMPLETED,
+                signals_generated=len(new_signals),
+                evaluated=evaluated_fields(frame, run),
+            ):
                 raise Superseded  # rolls back this attempt's signals
             evaluate_after_commit(analysis.asset, analysis.timeframe)
     except Superseded:
@@ -216,13 +223,24 @@ def evaluate_after_commit(asset: str, timeframe: str) -> None:
     )
 
 
-def find_candidates(frame: pd.DataFrame, analysis: AnalysisRequest):
+def find_candidates(frame: pd.DataFrame, run: list[strategies.Strategy]):
     candidates = []
-    for strategy in enabled_strategies(analysis.asset, analysis.timeframe, analysis.strategies):
+    for strategy in run:
         candidate = strategy.latest(frame)
         if candidate is not None:
             candidates.append(candidate)
     return candidates
+
+
+def evaluated_fields(frame: pd.DataFrame, run: list[strategies.Strategy]) -> dict:
+    """What the analysis evaluated, for the drift report: the last candle, the candles read
+    (their count and digest) and the parameters of every strategy run."""
+    return {
+        "candle_time": frame.index[-1].to_pydatetime() if len(frame) else None,
+        "candles_read": len(frame),
+        "candles_digest": candles_digest(frame),
+        "strategy_parameters": {strategy.name: strategy.params for strategy in run},
+    }
 
 
 def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisRequest) -> Signal | None:
@@ -250,18 +268,33 @@ def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisReques
     return signal
 
 
-def finish(analysis: AnalysisRequest, status: str, *, signals_generated=0, error="") -> bool:
-    """End the request unless it has ended or a later attempt holds it; False if so."""
+def finish(
+    analysis: AnalysisRequest,
+    status: str,
+    *,
+    signals_generated=0,
+    error="",
+    evaluated: dict | None = None,
+) -> bool:
+    """End the request unless it has ended or a later attempt holds it; False if so.
+    evaluated: fields saying what a completed analysis evaluated (evaluated_fields)."""
     finished_at = timezone.now()
+    evaluated = evaluated or {}
     changed = AnalysisRequest.objects.filter(
         pk=analysis.pk,
         status__in=[AnalysisStatus.PENDING, AnalysisStatus.RUNNING],
         attempts=analysis.attempts,
     ).update(
-        status=status, signals_generated=signals_generated, error=error, finished_at=finished_at
+        status=status,
+        signals_generated=signals_generated,
+        error=error,
+        finished_at=finished_at,
+        **evaluated,
     )
     if not changed:
         return False
+    for name, value in evaluated.items():
+        setattr(analysis, name, value)
     analysis.status = status
     analysis.signals_generated = signals_generated
     analysis.error = error
