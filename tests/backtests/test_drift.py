@@ -1,16 +1,18 @@
 """The drift report on the demo market: scheduled scans over a simulated day with a frozen clock
 agree with the backtest, and each kind of difference is named with its cause."""
 
-
 import pandas as pd
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.db.models import F
 
 from backtests import drift as drift_service
 from collectors.demo import DemoSource
-from signals import scans
-from signals.models import Signal, Watchlist
+from market.models import Candle
+from signals import scans, services
+from signals.models import AnalysisRequest, Signal, StrategyConfig, Watchlist
+from strategies import drift
 from strategies.mean_reversion import MeanReversion
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the scans' analyses run on commit
@@ -83,3 +85,131 @@ def test_a_day_of_scheduled_scans_matches_the_backtest_with_nothing_unexplained(
         assert counts["missed"] == 0
     settled = Signal.objects.exclude(status="active")
     assert settled.exists()  # endings were compared, not only open signals
+
+
+# ---- each cause, on a stretch where mean_reversion fires on consecutive candles ----
+
+STRETCH_START = DAY + pd.Timedelta(hours=7, minutes=55)
+STRETCH_END = DAY + pd.Timedelta(hours=8, minutes=50)
+STRETCH_BARS = (STRETCH_END - STRETCH_START) // BAR
+
+
+@pytest.fixture
+def fired():
+    """The stretch's firing candles (08:05 to 08:25 and 08:40 on this day)."""
+    candles = firing_candles(STRETCH_START, STRETCH_END)
+    assert len(candles) >= 4
+    return candles
+
+
+def stretch_report():
+    result = report(STRETCH_START, STRETCH_END)
+    assert result.report.unexplained == 0, [
+        (c.candle_time, c.detail) for c in result.report.comparisons if c.cause == "unexplained"
+    ]
+    return result
+
+
+def test_a_candle_no_scan_analysed_is_missed(watchlist, fired):
+    skipped = fired[1]
+    scan_bars(STRETCH_START, STRETCH_BARS, skip={skipped})
+
+    result = stretch_report()
+    assert causes(result) == {
+        candle: "missed" if candle == skipped else "identical" for candle in fired
+    }
+    missed = next(c for c in result.report.comparisons if c.cause == "missed")
+    assert missed.live is None and missed.backtest is not None
+
+
+def test_a_scan_that_left_the_strategy_out_misses_it_too(watchlist, fired):
+    Watchlist.objects.filter(pk=watchlist.pk).update(strategies=["breakout"])
+    scan_bars(STRETCH_START, STRETCH_BARS)
+
+    assert set(causes(stretch_report()).values()) == {"missed"}
+
+
+def test_a_config_change_mid_stretch_explains_the_signals_before_it(watchlist, fired):
+    changed_after = fired[2]
+
+    def change_config(candle):
+        if candle == changed_after:
+            StrategyConfig.objects.create(strategy="mean_reversion", parameters={"stop_atr": 2.0})
+
+    scan_bars(STRETCH_START, STRETCH_BARS, between=change_config)
+
+    result = stretch_report()
+    assert result.spec.strategy.params["stop_atr"] == 2.0  # the backtest runs today's config
+    assert causes(result) == {
+        candle: "config_change" if candle <= changed_after else "identical" for candle in fired
+    }
+    first = result.report.comparisons[0]
+    assert "stop_atr=1.5 (backtest 2.0)" in first.detail
+
+
+def test_a_strategy_disabled_for_a_while_is_a_config_change(watchlist, fired):
+    def toggle(candle):
+        if candle == fired[0] - BAR:
+            StrategyConfig.objects.create(strategy="mean_reversion", enabled=False)
+        if candle == fired[1]:
+            StrategyConfig.objects.filter(strategy="mean_reversion").update(enabled=True)
+
+    scan_bars(STRETCH_START, STRETCH_BARS, between=toggle)
+
+    result = stretch_report()
+    comparisons = {c.candle_time: c for c in result.report.comparisons}
+    for candle in fired[:2]:
+        assert comparisons[candle].cause == "config_change"
+        assert "the strategy disabled" in comparisons[candle].detail
+    assert {comparisons[candle].cause for candle in fired[2:]} == {"identical"}
+
+
+def test_a_candle_rewritten_after_its_analysis_is_revised_data(watchlist, fired):
+    rewritten = fired[3]
+
+    def rewrite(candle):
+        if candle == rewritten:
+            scale = {name: F(name) * 1.001 for name in ("open", "high", "low", "close")}
+            Candle.objects.filter(asset=ASSET, timeframe=TIMEFRAME, open_time=rewritten).update(
+                **scale)
+
+    scan_bars(STRETCH_START, STRETCH_BARS, between=rewrite)
+
+    result = stretch_report()
+    comparison = {c.candle_time: c for c in result.report.comparisons}[rewritten]
+    assert comparison.cause == "revised_data"
+    assert "have changed since" in comparison.detail
+    assert not drift.agree(comparison.live.entry, comparison.backtest.entry)
+    assert causes(result)[fired[-1]] == "identical"  # analysed on the rewritten candles
+
+
+def test_a_signal_cancelled_live_is_a_different_ending(watchlist, fired):
+    scan_bars(STRETCH_START, STRETCH_BARS)
+    services.cancel_active_signals(Signal.objects.filter(candle_time=fired[-1]))
+
+    result = stretch_report()
+    comparison = {c.candle_time: c for c in result.report.comparisons}[fired[-1]]
+    assert (comparison.cause, comparison.detail.split(";")[0]) == (
+        "different_ending", "cancelled live")
+
+
+def test_a_live_signal_unlike_the_backtest_for_no_known_reason_is_unexplained(watchlist, fired):
+    scan_bars(STRETCH_START, STRETCH_BARS)
+    Signal.objects.filter(candle_time=fired[0]).update(stop_loss=F("stop_loss") * 0.99)
+
+    result = report(STRETCH_START, STRETCH_END)
+    assert result.report.unexplained == 1
+    comparison = result.report.comparisons[0]
+    assert (comparison.candle_time, comparison.cause) == (fired[0], "unexplained")
+    assert comparison.detail.startswith("levels differ: stop_loss")
+
+
+def test_analyses_record_what_they_evaluated(watchlist):
+    scan_at(DAY + BAR + SCAN_PHASE)
+
+    analysis = AnalysisRequest.objects.get()
+    assert pd.Timestamp(analysis.candle_time) == DAY
+    assert analysis.candles_read == 500
+    assert set(analysis.strategy_parameters) == {"breakout", "mean_reversion", "trend_following"}
+    assert analysis.strategy_parameters["mean_reversion"] == MeanReversion().params
+    assert len(analysis.candles_digest) == 32
