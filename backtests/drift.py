@@ -51,8 +51,10 @@ def check_request(*, strategy: Any, asset: Any, timeframe: Any, start: Any, end:
                   now: datetime | None = None) -> tuple[BacktestSpec, bool]:
     """The request checked, with the strategy built from its configuration now, and whether
     that configuration enables it; BacktestInputError names the field (from, to, ...)."""
-    if start in (None, ""):
-        raise BacktestInputError("from", "required: the period's first candle (ISO 8601)")
+    for field, value in (("strategy", strategy), ("asset", asset), ("timeframe", timeframe),
+                         ("from", start)):
+        if value in (None, ""):
+            raise BacktestInputError(field, "required")
     asset = str(asset).strip().upper()
     config = (StrategyConfig.most_specific(asset, str(timeframe)).get(str(strategy))
               if isinstance(strategy, str) else None)

@@ -15,5 +15,6 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/", include("backtests.api.urls")),
     path("api/", include("signals.api.urls")),
+    path("", include("backtests.urls")),
     path("", include("signals.urls")),
 ]

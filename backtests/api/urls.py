@@ -1,10 +1,14 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from backtests.api import views
+from backtests.api import drift, views
 
 # Not a DefaultRouter: its API root at /api/ would shadow the signals app's.
 router = SimpleRouter()
 router.register("backtests", views.BacktestViewSet, basename="backtest")
 
-urlpatterns = [path("", include(router.urls))]
+urlpatterns = [
+    # Before the router: its backtests/<pk>/ would take "drift" for an id.
+    path("backtests/drift/", drift.DriftView.as_view(), name="backtest-drift"),
+    path("", include(router.urls)),
+]

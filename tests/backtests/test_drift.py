@@ -1,11 +1,16 @@
 """The drift report on the demo market: scheduled scans over a simulated day with a frozen clock
 agree with the backtest, and each kind of difference is named with its cause."""
 
+import re
+from io import StringIO
+
 import pandas as pd
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
 from django.db.models import F
+from django.urls import reverse
 
 from backtests import drift as drift_service
 from collectors.demo import DemoSource
@@ -213,3 +218,117 @@ def test_analyses_record_what_they_evaluated(watchlist):
     assert set(analysis.strategy_parameters) == {"breakout", "mean_reversion", "trend_following"}
     assert analysis.strategy_parameters["mean_reversion"] == MeanReversion().params
     assert len(analysis.candles_digest) == 32
+
+
+# ---- the API, the command and the page ----
+
+STRETCH_QUERY = {"strategy": "mean_reversion", "asset": ASSET, "timeframe": TIMEFRAME,
+                 "from": STRETCH_START.isoformat(), "to": STRETCH_END.isoformat()}
+
+
+@pytest.fixture
+def scanned_stretch(watchlist, fired):
+    scan_bars(STRETCH_START, STRETCH_BARS, skip={fired[0]})
+    return fired
+
+
+def at_report_time():
+    return time_machine.travel((STRETCH_END + pd.Timedelta(minutes=1)).to_pydatetime(),
+                               tick=False)
+
+
+def test_api_answers_the_report(api_client, scanned_stretch):
+    with at_report_time():
+        response = api_client.get("/api/backtests/drift/", STRETCH_QUERY)
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["strategy"], body["asset"], body["timeframe"], body["source"]) == (
+        "mean_reversion", ASSET, TIMEFRAME, "demo")
+    assert body["from"] == STRETCH_START.isoformat() and body["to"] == STRETCH_END.isoformat()
+    assert body["counts"] == {"identical": len(scanned_stretch) - 1, "missed": 1,
+                              "config_change": 0, "revised_data": 0, "different_ending": 0,
+                              "unexplained": 0}
+    first = body["comparisons"][0]
+    assert (first["cause"], first["live"]) == ("missed", None)
+    assert first["backtest"]["entry"] > 0
+    identical = body["comparisons"][1]
+    live, backtest = identical["live"], identical["backtest"]
+    for name, value in live.items():
+        if isinstance(value, float):
+            assert drift.agree(value, backtest[name]), name
+        else:
+            assert value == backtest[name], name
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"strategy": ""}, "strategy", "required"),
+        ({"strategy": "astrology"}, "strategy", "unknown strategy"),
+        ({"asset": "ZZZZUSDT"}, "asset", "demo"),
+        ({"timeframe": "7m"}, "timeframe", "use one of"),
+        ({"from": None}, "from", "required"),
+        ({"from": "last tuesday"}, "from", "Not an ISO 8601 timestamp"),
+        ({"to": "2026-03-01T00:00:00Z"}, "to", "is not after start"),
+        ({"from": "2020-01-01T00:00:00Z"}, "to", "a drift report covers at most"),
+    ],
+)
+def test_bad_query_is_a_400_naming_the_field(api_client, changes, field, reason):
+    query = {k: v for k, v in {**STRETCH_QUERY, **changes}.items() if v is not None}
+    with at_report_time():
+        response = api_client.get("/api/backtests/drift/", query)
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [field]
+    assert reason in " ".join(response.json()[field])
+
+
+def test_a_period_without_candles_is_a_404(api_client):
+    query = {**STRETCH_QUERY, "from": "1969-12-01T00:00:00Z",
+             "to": "1969-12-02T00:00:00Z"}  # the demo market opens at the epoch
+    with at_report_time():
+        response = api_client.get("/api/backtests/drift/", query)
+    assert response.status_code == 404
+    assert "no demo candles" in response.json()["detail"]
+
+
+def test_command_prints_the_counts_and_each_difference(scanned_stretch):
+    output = StringIO()
+    with at_report_time():
+        call_command("drift", "--strategy", "mean_reversion", "--asset", ASSET, "--timeframe",
+                     TIMEFRAME, "--from", STRETCH_QUERY["from"], "--to", STRETCH_QUERY["to"],
+                     stdout=output)
+    text = output.getvalue()
+    assert f"live signals: {len(scanned_stretch) - 1}," in text
+    assert re.search(r"missed\s+1\n", text) and re.search(r"unexplained\s+0\n", text)
+    assert f"{scanned_stretch[0].isoformat()}  missed" in text
+    assert f"{scanned_stretch[1].isoformat()}  identical" not in text  # differences only
+
+
+def test_command_bad_input_exits_2_naming_the_option():
+    with pytest.raises(CommandError) as error:
+        call_command("drift", "--strategy", "mean_reversion", "--asset", ASSET,
+                     "--timeframe", "7m", "--from", STRETCH_QUERY["from"])
+    assert error.value.returncode == 2
+    assert str(error.value).startswith("--timeframe: use one of")
+
+
+def test_command_fails_on_an_unexplained_difference(scanned_stretch):
+    Signal.objects.filter(candle_time=scanned_stretch[1]).update(
+        entry_price=(F("stop_loss") + F("take_profit")) / 2)
+    with at_report_time(), pytest.raises(CommandError, match="1 unexplained difference"):
+        call_command("drift", "--strategy", "mean_reversion", "--asset", ASSET, "--timeframe",
+                     TIMEFRAME, "--from", STRETCH_QUERY["from"], "--to", STRETCH_QUERY["to"],
+                     stdout=StringIO())
+
+
+def test_page_shows_the_report_and_names_a_bad_field(client, user, scanned_stretch):
+    client.force_login(user)
+    assert client.get(reverse("drift-page")).status_code == 200
+    with at_report_time():
+        page = client.get(reverse("drift-page"), STRETCH_QUERY).content.decode()
+        bad = client.get(reverse("drift-page"), {**STRETCH_QUERY, "to": "soon"}).content.decode()
+    assert '<dd id="drift-unexplained">0</dd>' in page
+    assert page.count('data-cause="missed"') == 1
+    assert page.count('data-cause="identical"') == len(scanned_stretch) - 1
+    assert "to: Not an ISO 8601 timestamp" in bad
