@@ -2,6 +2,7 @@
 agree with the backtest, and each kind of difference is named with its cause."""
 
 import re
+import time
 from io import StringIO
 
 import pandas as pd
@@ -15,10 +16,12 @@ from django.urls import reverse
 from backtests import drift as drift_service
 from collectors.demo import DemoSource
 from market.models import Candle
-from signals import scans, services
+from signals import scans, services, tasks
 from signals.models import AnalysisRequest, Signal, StrategyConfig, Watchlist
 from strategies import drift
 from strategies.mean_reversion import MeanReversion
+from tests.conftest import wait_until
+from tests.fake_binance import INTERVAL_MS, klines_handler, oversold_candles
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the scans' analyses run on commit
 
@@ -30,8 +33,11 @@ SCAN_PHASE = pd.Timedelta(seconds=17)
 
 
 @pytest.fixture(autouse=True)
-def fresh_candle_cache():
-    cache.clear()  # frames cached by another test at the same frozen moments
+def fresh_candle_cache(settings):
+    # Frames cached by another test at the same frozen moments. Only the in-process cache: the
+    # full stack's Redis is shared, and its tests run on the real clock.
+    if not settings.FULL_STACK:
+        cache.clear()
 
 
 @pytest.fixture
@@ -332,3 +338,65 @@ def test_page_shows_the_report_and_names_a_bad_field(client, user, scanned_stret
     assert page.count('data-cause="missed"') == 1
     assert page.count('data-cause="identical"') == len(scanned_stretch) - 1
     assert "to: Not an ISO 8601 timestamp" in bad
+
+
+# ---- the full stack: a real worker scanning on the real clock ----
+
+
+class ClosedBars(dict):
+    """(symbol, interval) -> a frame the Binance stand-in serves as time goes by: only the bars
+    closed at the moment of the request, as Binance's closed klines."""
+
+    def __getitem__(self, key):
+        frame = super().__getitem__(key)
+        closes = frame.index + pd.Timedelta(milliseconds=INTERVAL_MS[key[1]])
+        return frame[closes <= pd.Timestamp.now(tz="UTC")]
+
+
+def next_bar_close(after: pd.Timestamp) -> pd.Timestamp:
+    return after.floor("1min") + pd.Timedelta(minutes=1)
+
+
+@pytest.mark.integration
+def test_scheduled_scans_on_the_worker_leave_nothing_unexplained(
+    binance, httpserver, celery_worker_process
+):
+    """Two scans, each after a 1m candle closes, of a random-walk market (the demo's path) and
+    of a market selling off into the first scan's candle (mean_reversion fires there)."""
+    now = pd.Timestamp.now(tz="UTC")
+    first_scan = next_bar_close(now) + pd.Timedelta(seconds=2)
+    walk = DemoSource(now=lambda: now + pd.Timedelta(minutes=5)).fetch_candles(
+        ASSET, "1m", limit=800)
+    frames = ClosedBars({
+        ("DRIFTAUSDT", "1m"): walk,
+        ("DRIFTBUSDT", "1m"): oversold_candles(INTERVAL_MS["1m"], bars=600, now=first_scan),
+    })
+    httpserver.clear_all_handlers()
+    httpserver.expect_request("/api/v3/klines").respond_with_handler(klines_handler(frames))
+    for asset, _ in frames:
+        Watchlist.objects.create(asset=asset, timeframe="1m")
+
+    scan_time = first_scan
+    for scans_done in (2, 4):
+        time.sleep(max(0.0, (scan_time - pd.Timestamp.now(tz="UTC")).total_seconds()))
+        tasks.scan_watchlist.delay()  # as beat sends it
+        wait_until(lambda n=scans_done: AnalysisRequest.objects.filter(
+            status="completed").count() >= n, timeout=60)
+        scan_time = next_bar_close(pd.Timestamp.now(tz="UTC")) + pd.Timedelta(seconds=2)
+    assert not AnalysisRequest.objects.exclude(status="completed").exists()
+
+    start = first_scan.floor("1min") - pd.Timedelta(minutes=1)
+    identical = live_signals = 0
+    for asset, _ in frames:
+        for strategy in ("breakout", "mean_reversion", "trend_following"):
+            result = drift_service.drift_report(
+                strategy=strategy, asset=asset, timeframe="1m", start=start.isoformat(),
+                end=(start + pd.Timedelta(minutes=2)).isoformat())
+            assert result.run.source == "live"
+            assert result.report.unexplained == 0, [
+                (c.candle_time, c.detail) for c in result.report.comparisons]
+            identical += result.report.counts()["identical"]
+            live_signals += result.live_signals
+        assert result.analysed_candles >= 1
+    assert identical >= 1
+    assert live_signals == Signal.objects.count()  # every one of them was compared
