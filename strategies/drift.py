@@ -112,9 +112,15 @@ class DriftReport:
 def candles_digest(candles: pd.DataFrame) -> str:
     """A fingerprint of a candle frame's bars (open times and every price and volume): what an
     analysis records of the candles it read, so a later change of any of them is seen."""
+    index = candles.index
+    if not isinstance(index, pd.DatetimeIndex) or index.unit != "ns":
+        index = pd.DatetimeIndex(index).as_unit("ns")
+    # A store frame has exactly these columns in one block: no copy on the live path.
+    prices = candles if list(candles.columns) == list(PRICE_COLUMNS) else candles[
+        list(PRICE_COLUMNS)]
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(pd.DatetimeIndex(candles.index).as_unit("ns").asi8.tobytes())
-    digest.update(np.ascontiguousarray(candles[list(PRICE_COLUMNS)].to_numpy(np.float64)))
+    digest.update(index.asi8.tobytes())
+    digest.update(np.ascontiguousarray(prices.to_numpy(np.float64)))
     return digest.hexdigest()
 
 
