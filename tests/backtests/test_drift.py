@@ -329,6 +329,7 @@ def test_command_fails_on_an_unexplained_difference(scanned_stretch):
 
 
 def test_page_shows_the_report_and_names_a_bad_field(client, user, scanned_stretch):
+    assert client.get(reverse("drift-page"))["Location"].startswith("/accounts/login/")
     client.force_login(user)
     assert client.get(reverse("drift-page")).status_code == 200
     with at_report_time():
