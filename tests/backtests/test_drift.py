@@ -387,12 +387,14 @@ def test_scheduled_scans_on_the_worker_leave_nothing_unexplained(
     assert not AnalysisRequest.objects.exclude(status="completed").exists()
 
     start = first_scan.floor("1min") - pd.Timedelta(minutes=1)
+    analysed = AnalysisRequest.objects.values_list("candle_time", flat=True)
+    end = pd.Timestamp(max(analysed)) + pd.Timedelta(minutes=1)
     identical = live_signals = 0
     for asset, _ in frames:
         for strategy in ("breakout", "mean_reversion", "trend_following"):
             result = drift_service.drift_report(
                 strategy=strategy, asset=asset, timeframe="1m", start=start.isoformat(),
-                end=(start + pd.Timedelta(minutes=2)).isoformat())
+                end=end.isoformat())
             assert result.run.source == "live"
             assert result.report.unexplained == 0, [
                 (c.candle_time, c.detail) for c in result.report.comparisons]
