@@ -121,15 +121,15 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
         return analysis
     try:
         frame = store.load_candles(analysis.asset, analysis.timeframe)
-        run = enabled_strategies(analysis.asset, analysis.timeframe, analysis.strategies)
-        candidates = find_candidates(frame, run)
+        enabled = enabled_strategies(analysis.asset, analysis.timeframe, analysis.strategies)
+        candidates = find_candidates(frame, enabled)
         with transaction.atomic():
             new_signals = [s for s in (store_signal(c, analysis) for c in candidates) if s]
             if not finish(
                 analysis,
                 AnalysisStatus.COMPLETED,
                 signals_generated=len(new_signals),
-                evaluated=evaluated_fields(frame, run),
+                evaluated=evaluated_fields(frame, enabled),
             ):
                 raise Superseded  # rolls back this attempt's signals
             evaluate_after_commit(analysis.asset, analysis.timeframe)
@@ -223,23 +223,23 @@ def evaluate_after_commit(asset: str, timeframe: str) -> None:
     )
 
 
-def find_candidates(frame: pd.DataFrame, run: list[strategies.Strategy]):
+def find_candidates(frame: pd.DataFrame, enabled: list[strategies.Strategy]):
     candidates = []
-    for strategy in run:
+    for strategy in enabled:
         candidate = strategy.latest(frame)
         if candidate is not None:
             candidates.append(candidate)
     return candidates
 
 
-def evaluated_fields(frame: pd.DataFrame, run: list[strategies.Strategy]) -> dict:
+def evaluated_fields(frame: pd.DataFrame, enabled: list[strategies.Strategy]) -> dict:
     """What the analysis evaluated, for the drift report: the last candle, the candles read
     (their count and digest) and the parameters of every strategy run."""
     return {
         "candle_time": frame.index[-1].to_pydatetime() if len(frame) else None,
         "candles_read": len(frame),
         "candles_digest": candles_digest(frame),
-        "strategy_parameters": {strategy.name: strategy.params for strategy in run},
+        "strategy_parameters": {strategy.name: strategy.params for strategy in enabled},
     }
 
 
