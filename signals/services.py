@@ -12,6 +12,7 @@ from django.utils import timezone
 
 import collectors
 import strategies
+from calibration import serving
 from market import store
 from market.models import running_data_source
 from signals import events, retries
@@ -122,7 +123,7 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
         frame = store.load_candles(analysis.asset, analysis.timeframe)
         candidates = find_candidates(frame, analysis)
         with transaction.atomic():
-            new_signals = [s for s in (store_signal(c, analysis) for c in candidates) if s]
+            new_signals = [s for s in (store_signal(c, analysis, frame) for c in candidates) if s]
             if not finish(analysis, AnalysisStatus.COMPLETED, signals_generated=len(new_signals)):
                 raise Superseded  # rolls back this attempt's signals
             evaluate_after_commit(analysis.asset, analysis.timeframe)
@@ -225,8 +226,11 @@ def find_candidates(frame: pd.DataFrame, analysis: AnalysisRequest):
     return candidates
 
 
-def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisRequest) -> Signal | None:
-    """Insert the signal unless this strategy already fired on this candle; None if it did."""
+def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisRequest,
+                 candles: pd.DataFrame | None = None) -> Signal | None:
+    """Insert the signal unless this strategy already fired on this candle; None if it did.
+    While a model version is active it also stores its probability (from the candles the
+    candidate was found on)."""
     signal, created = Signal.objects.get_or_create(
         source=running_data_source(),
         strategy=candidate.strategy,
@@ -242,6 +246,7 @@ def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisReques
             "indicators": candidate.indicators,
             "parameters": candidate.parameters,
             "correlation_id": analysis.correlation_id,
+            **serving.probability_fields(candidate, analysis.timeframe, candles),
         },
     )
     if not created:

@@ -51,12 +51,36 @@ class StrategyNameField(serializers.ChoiceField):
 
 
 class SignalSerializer(serializers.ModelSerializer):
+    strength = serializers.FloatField(
+        source="confidence", read_only=True,
+        help_text="0 to 1: how strongly the strategy's conditions held when it fired. A "
+                  "heuristic score, not a probability: see `probability`.",
+    )
+    confidence = serializers.FloatField(
+        read_only=True,
+        help_text="Deprecated: the same value as `strength`, kept for existing clients. It is "
+                  "not a probability.",
+    )
+    probability = serializers.FloatField(
+        read_only=True, allow_null=True,
+        help_text="Calibrated probability (0 to 1) that the signal reaches its target before "
+                  "its stop or expiry, from `model_version`; null when no model version was "
+                  "active when it fired (docs/calibration.md).",
+    )
+    model_version = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True,
+        help_text="The model version (GET /api/models/{id}/) that gave `probability`.",
+    )
+
     class Meta:
         model = Signal
         fields = [
             "id",
             "asset",
             "direction",
+            "strength",
+            "probability",
+            "model_version",
             "confidence",
             "entry_price",
             "stop_loss",
