@@ -353,12 +353,14 @@ def log_loss(probabilities: np.ndarray, outcomes: np.ndarray) -> float | None:
 def reliability_table(probabilities: np.ndarray, outcomes: np.ndarray,
                       bins: int = RELIABILITY_BINS) -> list[dict]:
     """One row per equal-width probability bin [k/bins, (k+1)/bins) (the last one includes 1):
-    how many signals, their mean probability and the share that won (None in an empty bin)."""
+    how many signals, their mean probability, the share that won and their Brier score (None
+    in an empty bin)."""
     probabilities, outcomes = _probability_pairs(probabilities, outcomes)
     index = np.minimum((probabilities * bins).astype(np.int64), bins - 1)
     counts = np.bincount(index, minlength=bins)
     probability_sums = np.bincount(index, probabilities, minlength=bins)
     win_sums = np.bincount(index, outcomes, minlength=bins)
+    squared_sums = np.bincount(index, (probabilities - outcomes) ** 2, minlength=bins)
     return [
         {
             "lower": k / bins,
@@ -366,6 +368,7 @@ def reliability_table(probabilities: np.ndarray, outcomes: np.ndarray,
             "count": int(counts[k]),
             "mean_probability": float(probability_sums[k] / counts[k]) if counts[k] else None,
             "observed_rate": float(win_sums[k] / counts[k]) if counts[k] else None,
+            "brier": float(squared_sums[k] / counts[k]) if counts[k] else None,
         }
         for k in range(bins)
     ]

@@ -12,6 +12,7 @@ class ReliabilityBinSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     mean_probability = serializers.FloatField(allow_null=True)
     observed_rate = serializers.FloatField(allow_null=True)
+    brier = serializers.FloatField(allow_null=True, help_text="of the signals in the bin")
 
 
 class ProbabilityMetricsSerializer(serializers.Serializer):

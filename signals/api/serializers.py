@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 import collectors
 import strategies
+from calibration.api.serializers import ReliabilityBinSerializer
 from market.models import DataSource, running_data_source
 from signals import validation
 from signals.models import AnalysisRequest, Direction, Signal, StrategyConfig, Watchlist
@@ -251,11 +252,23 @@ class EquityPointSerializer(serializers.Serializer):
     drawdown_percent = serializers.FloatField()
 
 
+class LiveCalibrationSerializer(serializers.Serializer):
+    """The ended signals that carried a model's probability, by probability bin."""
+
+    ended_signals = serializers.IntegerField(help_text="ended signals with a probability")
+    brier = serializers.FloatField(allow_null=True, help_text="mean squared error of the "
+                                                              "probabilities; lower is better")
+    ece = serializers.FloatField(allow_null=True, help_text="expected calibration error")
+    reliability = ReliabilityBinSerializer(many=True)
+
+
 class PerformanceSerializer(PerformanceMetricsSerializer):
     by_strategy = serializers.DictField(child=PerformanceMetricsSerializer())
     by_asset = serializers.DictField(child=PerformanceMetricsSerializer())
     by_timeframe = serializers.DictField(child=PerformanceMetricsSerializer())
     equity_curve = EquityPointSerializer(many=True)
+    calibration = LiveCalibrationSerializer(
+        help_text="Live reliability of the model probabilities (docs/calibration.md)")
     period = PeriodSerializer()
     source = serializers.ChoiceField(
         choices=DataSource.choices, help_text="The data source of the signals counted."
