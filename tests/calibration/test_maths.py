@@ -12,8 +12,6 @@ from strategies import calibration, stats
 from strategies.base import SignalCandidate
 from tests.calibration.synthetic import synthetic_signals
 
-LOGISTIC_ONLY = calibration.default_candidates()[:1]  # the unit tests' speed; bench runs all
-
 
 @pytest.fixture(scope="module")
 def learnable():
@@ -35,7 +33,7 @@ def random_walk(bars: int, seed: int) -> pd.DataFrame:
 
 
 def test_learnable_market_is_activated_with_held_out_ece_below_005(learnable):
-    result = calibration.train(learnable, candidates=LOGISTIC_ONLY)
+    result = calibration.train(learnable)
     assert result.activate, result.reason
     assert result.reason.startswith("activated")
     model = result.metrics["model"]
@@ -50,14 +48,14 @@ def test_learnable_market_is_activated_with_held_out_ece_below_005(learnable):
 
 def test_pure_noise_is_rejected_with_the_reason():
     noise = synthetic_signals(6_000, learnable=False, seed=4)
-    result = calibration.train(noise, candidates=LOGISTIC_ONLY)
+    result = calibration.train(noise)
     assert not result.activate
     assert result.reason.startswith("rejected") and "does not beat the base rate" in result.reason
     assert result.metrics["bootstrap"]["base_rate"]["lower_bound"] <= 0
 
 
 def test_too_few_signals_are_rejected_without_a_model():
-    result = calibration.train(synthetic_signals(100, learnable=True), candidates=LOGISTIC_ONLY)
+    result = calibration.train(synthetic_signals(100, learnable=True))
     assert not result.activate and result.model is None
     assert "too few labelled signals: 100" in result.reason
 
@@ -85,14 +83,14 @@ def test_walk_forward_folds_train_only_on_outcomes_known_before_their_test_block
 
 
 def test_moving_the_future_changes_nothing_before_it(learnable):
-    before = calibration.train(learnable, candidates=LOGISTIC_ONLY)
+    before = calibration.train(learnable)
     split = calibration.time_split(learnable["signal_time"], learnable["end_time"])
     future = learnable.copy()
     held_out = future.index[split.held_out]
     future.loc[held_out, "won"] = ~future.loc[held_out, "won"]
     future.loc[held_out, "end_time"] += pd.Timedelta(days=30)
     moved = calibration.time_split(future["signal_time"], future["end_time"])
-    after = calibration.train(future, candidates=LOGISTIC_ONLY)
+    after = calibration.train(future)
 
     for name in ("fit", "calibration", "held_out"):
         assert np.array_equal(getattr(split, name), getattr(moved, name))
