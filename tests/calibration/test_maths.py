@@ -5,7 +5,7 @@ probability figures of strategies.stats against hand computations."""
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
 
 import strategies
 from strategies import calibration, stats
@@ -169,18 +169,19 @@ def test_bootstrap_lower_bound_is_positive_only_for_a_better_model():
     assert worse["margin"] < 0 and worse["lower_bound"] < 0
 
 
-def test_a_gradient_boosting_model_scores_through_sklearn():
+def test_a_model_that_is_not_a_scaled_logistic_regression_scores_through_sklearn():
     signals = synthetic_signals(600, learnable=True, seed=9)
     spec = calibration.FeatureSpec.learn(signals)
     features = spec.matrix(signals)
-    boosting = HistGradientBoostingClassifier(max_iter=10).fit(features, signals["won"])
-    model = calibration.CalibratedModel(spec=spec, estimator=boosting, method="sigmoid")
+    unscaled = LogisticRegression(max_iter=1000).fit(features, signals["won"])
+    model = calibration.CalibratedModel(spec=spec, estimator=unscaled, method="sigmoid")
     calibration.fit_calibration(model, model.raw_scores(features), signals["won"])
     probabilities = model.predict(features)
     assert model.weights is None
+    np.testing.assert_allclose(model.raw_scores(features), unscaled.predict_proba(features)[:, 1])
     assert ((probabilities > 0) & (probabilities < 1)).all()
-    assert probabilities[signals["won"].to_numpy()].mean() > probabilities[
-        ~signals["won"].to_numpy()].mean()
+    won = signals["won"].to_numpy()
+    assert probabilities[won].mean() > probabilities[~won].mean()
 
 
 def test_the_data_hash_changes_with_the_data_only(learnable):
