@@ -66,6 +66,11 @@ class ModelVersion(models.Model):
         return (self.metrics.get("model") or {}).get("reliability", [])
 
     @property
+    def held_out_metrics(self) -> dict | None:
+        """The metrics, or None when there was too little data to fit a model."""
+        return self.metrics or None
+
+    @property
     def held_out_ece(self) -> float | None:
         return (self.metrics.get("model") or {}).get("ece")
 

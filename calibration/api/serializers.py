@@ -40,7 +40,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
                                                 allow_null=True)
     metrics = HeldOutMetricsSerializer(
-        read_only=True, allow_null=True,
+        source="held_out_metrics", read_only=True, allow_null=True,
         help_text="Held-out metrics; null when there was too little data to fit a model.")
 
     class Meta:
@@ -50,12 +50,6 @@ class ModelVersionSerializer(serializers.ModelSerializer):
                   "held_out_start", "held_out_end", "counts", "features", "data_hash",
                   "metrics", "requested_by"]
         read_only_fields = fields
-
-    def to_representation(self, version):
-        data = super().to_representation(version)
-        if not version.metrics:
-            data["metrics"] = None
-        return data
 
 
 class RetrainRequestSerializer(serializers.Serializer):
