@@ -65,6 +65,7 @@ HELD_OUT_FRACTION = 0.25
 CALIBRATION_FRACTION = 0.25
 EMBARGO_FRACTION = 0.01  # of the whole period, a gap after each purged slice boundary
 SELECTION_FOLDS = 3
+LOGISTIC_STRENGTHS = (0.01, 0.1, 1.0)  # inverse L2 strengths (C) the folds choose from
 MIN_SIGNALS = 300  # fewer labelled signals than this: no version is fitted
 MIN_SLICE = 50  # each of fit, calibration and held-out needs this many, with both outcomes
 ISOTONIC_MIN_SAMPLES = 1000  # smaller calibration slices get a sigmoid (isotonic overfits them)
@@ -341,7 +342,7 @@ def default_candidates(seed: int = 0) -> list[Candidate]:
         return Candidate(f"logistic_regression(C={c})", lambda: make_pipeline(
             StandardScaler(), LogisticRegression(C=c, max_iter=1000)))
 
-    return [logistic(0.01), logistic(0.1), logistic(1.0)]
+    return [logistic(c) for c in LOGISTIC_STRENGTHS]
 
 
 def gradient_boosting_candidate(seed: int = 0) -> Candidate:
@@ -500,14 +501,14 @@ def train(signals: pd.DataFrame, *, candidates: list[Candidate] | None = None, s
     # One thread: OpenMP's threads spin and contend on a shared 2-core worker, which measured
     # several times slower than one thread (bench/calibration.py).
     with threadpool_limits(limits=TRAINING_THREADS):
-        return _train(signals, candidates or default_candidates(seed), seed, progress,
-                      held_out_fraction, calibration_fraction, embargo_fraction)
+        return _train(signals, candidates, seed, progress, held_out_fraction,
+                      calibration_fraction, embargo_fraction)
 
 
-def _train(signals: pd.DataFrame, candidates: list[Candidate], seed: int,
+def _train(signals: pd.DataFrame, candidates: list[Candidate] | None, seed: int,
            progress: Callable[[int, int, str], None] | None, held_out_fraction: float,
            calibration_fraction: float, embargo_fraction: float) -> TrainingResult:
-    steps = len(candidates) * SELECTION_FOLDS + 3
+    steps = len(candidates or LOGISTIC_STRENGTHS) * SELECTION_FOLDS + 3
     done = 0
 
     def step(stage: str) -> None:
@@ -551,6 +552,7 @@ def _train(signals: pd.DataFrame, candidates: list[Candidate], seed: int,
             return rejected(f"the {name.replace('_', '-')} slice has {len(rows)} signals; it "
                             f"needs {MIN_SLICE} with both outcomes")
 
+    candidates = candidates or default_candidates(seed)
     features = spec.matrix(signals)
     step("features")
     fit_x, fit_y = features[split.fit], won[split.fit]

@@ -5,6 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 
+from botsinais.api_errors import JSONParser
 from botsinais.schema import ErrorSerializer
 from calibration import services
 from calibration.api import serializers
@@ -32,12 +33,13 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         request=serializers.RetrainRequestSerializer,
-        responses={202: serializers.RetrainAcceptedSerializer, 503: ErrorSerializer},
+        responses={202: serializers.RetrainAcceptedSerializer, 415: ErrorSerializer,
+                   503: ErrorSerializer},
         description="Queue a retrain on the models queue (staff only). It is skipped when the "
-                    "labelled data is unchanged since a version, unless force. 503 when the "
-                    "task queue did not take it.",
+                    "labelled data is unchanged since a version, unless force. A JSON body "
+                    "(or none); 503 when the task queue did not take it.",
     )
-    @action(detail=False, methods=["post"], filter_backends=[],
+    @action(detail=False, methods=["post"], filter_backends=[], parser_classes=[JSONParser],
             serializer_class=serializers.RetrainRequestSerializer)
     def retrain(self, request):
         serializer = serializers.RetrainRequestSerializer(data=request.data)
