@@ -329,10 +329,10 @@ def default_candidates(seed: int = 0) -> list[Candidate]:
     Gradient boosting (gradient_boosting_candidate) is not among them, by the numbers of
     bench/calibration.py: on the demo market's labelled signals and on the synthetic ones its
     fold Brier score is worse than the best logistic regression's (0.2271 against 0.2186 and
-    0.1699 against 0.1650), one fit on 100,000 signals takes over 10 times longer (1.8 s
-    against 0.1 s on one thread, 24 s on all threads of the busy 2-core machine), and scoring
-    one signal takes 0.8 ms against 0.1 ms. A calibration map over a linear score is also
-    easy to read.
+    0.1699 against 0.1650), one fit on 100,000 signals takes about 10 times longer (1 to 2 s
+    against 0.1 s on one thread, 24 to 31 s on all threads of the busy 2-core machine), and
+    scoring one signal takes 0.8 to 1.3 ms against 0.1 ms. A calibration map over a linear
+    score is also easy to read.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
