@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "market",
     "signals",
     "backtests",
+    "calibration",
 ]
 
 MIDDLEWARE = [
@@ -304,6 +305,7 @@ SPECTACULAR_SETTINGS = {
         "DataSourceEnum": "market.models.DataSource",
         "BacktestStatusEnum": "backtests.models.BacktestStatus",
         "BacktestModeEnum": "backtests.models.MODE_CHOICES",
+        "ModelStatusEnum": "calibration.models.ModelStatus",
     },
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI assets come from the sidecar package, not a CDN.
@@ -322,12 +324,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = TIME_ZONE
 TASK_QUEUE_NAMES = {
-    name: CELERY_QUEUE_PREFIX + name for name in ("analysis", "backtests", "maintenance")
+    name: CELERY_QUEUE_PREFIX + name for name in ("analysis", "backtests", "maintenance", "models")
 }
 CELERY_TASK_DEFAULT_QUEUE = TASK_QUEUE_NAMES["maintenance"]
 CELERY_TASK_ROUTES = {
     "signals.tasks.run_analysis": {"queue": TASK_QUEUE_NAMES["analysis"]},
     "backtests.tasks.run_backtest": {"queue": TASK_QUEUE_NAMES["backtests"]},
+    # Retraining takes minutes of CPU: its own queue, so it never delays an analysis.
+    "calibration.tasks.*": {"queue": TASK_QUEUE_NAMES["models"]},
     "signals.tasks.*": {"queue": TASK_QUEUE_NAMES["maintenance"]},
 }
 # Tasks are idempotent, so a worker lost mid-task may safely see the message again.
@@ -410,6 +414,11 @@ BACKTEST_SOFT_TIME_LIMIT = env_number("BACKTEST_SOFT_TIME_LIMIT", 1800, int, min
 BACKTEST_TIME_LIMIT = env_number("BACKTEST_TIME_LIMIT", 1860, int, minimum=2)
 if BACKTEST_TIME_LIMIT <= BACKTEST_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured("BACKTEST_TIME_LIMIT must be greater than BACKTEST_SOFT_TIME_LIMIT")
+# Calibration (calibration/): a retrain task's own time limits (seconds).
+RETRAIN_SOFT_TIME_LIMIT = env_number("RETRAIN_SOFT_TIME_LIMIT", 1800, int, minimum=1)
+RETRAIN_TIME_LIMIT = env_number("RETRAIN_TIME_LIMIT", 1860, int, minimum=2)
+if RETRAIN_TIME_LIMIT <= RETRAIN_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("RETRAIN_TIME_LIMIT must be greater than RETRAIN_SOFT_TIME_LIMIT")
 
 LOGGING = {
     "version": 1,

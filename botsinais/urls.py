@@ -14,6 +14,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/", include("backtests.api.urls")),
+    path("api/", include("calibration.api.urls")),
     path("api/", include("signals.api.urls")),
     path("", include("backtests.urls")),
     path("", include("signals.urls")),

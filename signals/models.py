@@ -40,7 +40,12 @@ class Signal(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     asset = models.CharField(max_length=20, db_index=True)
     direction = models.CharField(max_length=5, choices=Direction.choices)
-    confidence = models.FloatField(help_text="0 to 1: how strongly the strategy's conditions held.")
+    # The strategy's heuristic strength, kept whatever model serves: the API shows it as
+    # `strength` (and, for old clients, `confidence`), never as a probability.
+    confidence = models.FloatField(
+        help_text="0 to 1: how strongly the strategy's conditions held (its heuristic "
+                  "strength); not a probability."
+    )
     entry_price = models.FloatField()
     stop_loss = models.FloatField()
     take_profit = models.FloatField()
@@ -60,6 +65,15 @@ class Signal(models.Model):
         null=True, blank=True,
         help_text="Percent charged on entry and on exit, from the fee schedule when settled.",
     )
+    probability = models.FloatField(
+        null=True, blank=True,
+        help_text="Calibrated probability of reaching the target before the stop or expiry, "
+                  "from model_version; null when no model version was active.",
+    )
+    model_version = models.ForeignKey(
+        "calibration.ModelVersion", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="signals", help_text="The model version that gave the probability.",
+    )
     indicators = models.JSONField(default=dict, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     correlation_id = models.UUIDField(null=True, blank=True, db_index=True)
@@ -77,6 +91,11 @@ class Signal(models.Model):
             models.CheckConstraint(
                 condition=Q(confidence__gte=0) & Q(confidence__lte=1),
                 name="signal_confidence_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(probability__isnull=True)
+                | (Q(probability__gte=0) & Q(probability__lte=1)),
+                name="signal_probability_0_1",
             ),
             models.CheckConstraint(
                 condition=(

@@ -57,8 +57,31 @@ def summarize(signals, start: datetime, end: datetime) -> dict:
             if counts[0][code]
         }
     summary["equity_curve"] = equity_curve(statistics.equity)
+    summary["calibration"] = live_calibration(signals.filter(created_at__gte=start,
+                                                             created_at__lte=end))
     summary["period"] = {"from": start, "to": end}
     return summary
+
+
+def live_calibration(signals) -> dict:
+    """The stated probabilities of the ended signals against how they ended (reached the
+    target or not): the check, on signals no model was trained on, that they are calibrated.
+    The figures are strategies/stats.py's, as on a model version's held-out slice."""
+    rows = signals.filter(
+        probability__isnull=False,
+        status__in=[SignalStatus.CLOSED, SignalStatus.EXPIRED],
+        pnl__isnull=False,
+    ).order_by().values_list("probability", "result")
+    pairs = np.array(list(rows), dtype=object).reshape(-1, 2)
+    probabilities = pairs[:, 0].astype(float)
+    won = (pairs[:, 1] == SignalResult.WIN).astype(float)
+    table = stats.reliability_table(probabilities, won)
+    return {
+        "ended_signals": len(won),
+        "brier": stats.brier_score(probabilities, won),
+        "ece": stats.expected_calibration_error(table),
+        "reliability": table,
+    }
 
 
 def ended_trades(frame: pd.DataFrame) -> stats.BookedTrades:

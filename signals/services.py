@@ -12,6 +12,7 @@ from django.utils import timezone
 
 import collectors
 import strategies
+from calibration import serving
 from market import store
 from market.models import running_data_source
 from signals import events, retries
@@ -124,7 +125,7 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
         enabled = enabled_strategies(analysis.asset, analysis.timeframe, analysis.strategies)
         candidates = find_candidates(frame, enabled)
         with transaction.atomic():
-            new_signals = [s for s in (store_signal(c, analysis) for c in candidates) if s]
+            new_signals = [s for s in (store_signal(c, analysis, frame) for c in candidates) if s]
             if not finish(
                 analysis,
                 AnalysisStatus.COMPLETED,
@@ -243,8 +244,11 @@ def evaluated_fields(frame: pd.DataFrame, enabled: list[strategies.Strategy]) ->
     }
 
 
-def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisRequest) -> Signal | None:
-    """Insert the signal unless this strategy already fired on this candle; None if it did."""
+def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisRequest,
+                 candles: pd.DataFrame | None = None) -> Signal | None:
+    """Insert the signal unless this strategy already fired on this candle; None if it did.
+    While a model version is active it also stores its probability (from the candles the
+    candidate was found on)."""
     signal, created = Signal.objects.get_or_create(
         source=running_data_source(),
         strategy=candidate.strategy,
@@ -260,6 +264,7 @@ def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisReques
             "indicators": candidate.indicators,
             "parameters": candidate.parameters,
             "correlation_id": analysis.correlation_id,
+            **serving.probability_fields(candidate, analysis.timeframe, candles),
         },
     )
     if not created:

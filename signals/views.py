@@ -154,7 +154,10 @@ def signal_list(request):
 
 @login_required
 def signal_detail(request, signal_id):
-    signal = get_object_or_404(Signal, pk=signal_id)
+    signal = get_object_or_404(
+        Signal.objects.select_related("model_version").defer("model_version__model_blob"),
+        pk=signal_id,
+    )
     analysis = None
     if signal.correlation_id:
         analysis = AnalysisRequest.objects.filter(correlation_id=signal.correlation_id).first()
@@ -168,6 +171,7 @@ def signal_detail(request, signal_id):
         "analysis_status": VALUE_LABELS.get(analysis.status, analysis.status) if analysis else "",
         "strategy_label": signal.strategy.replace("_", " "),
         "strength_percent": round(100 * signal.confidence),
+        **probability_context(signal),
     }
     return render_page(
         request,
@@ -176,6 +180,16 @@ def signal_detail(request, signal_id):
         signal_url=reverse("signal-detail", args=[signal.pk]),
         signal_id=str(signal.pk),
     )
+
+
+def probability_context(signal: Signal) -> dict:
+    """The signal's probability and its model version's held-out metrics, when it has one."""
+    if signal.probability is None:
+        return {}
+    metrics = signal.model_version.metrics if signal.model_version else {}
+    return {"probability_percent": round(100 * signal.probability),
+            "held_out": metrics.get("model"), "base_rate": metrics.get("base_rate"),
+            "heuristic": metrics.get("heuristic")}
 
 
 @login_required

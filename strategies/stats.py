@@ -322,3 +322,73 @@ def finite_mean(values: np.ndarray) -> float | None:
 def finite_median(values: np.ndarray) -> float | None:
     values = values[np.isfinite(values)]
     return finite(np.median(values)) if len(values) else None
+
+
+# ---- probability figures: how well stated probabilities match outcomes ----
+# Calibration (strategies/calibration.py) scores its held-out slice with these, and the
+# performance endpoint scores the ended signals live with the same ones.
+
+RELIABILITY_BINS = 10
+# Log loss clips probabilities this far from 0 and 1: a certain miss costs much, not infinity.
+LOG_LOSS_EPSILON = 1e-6
+
+
+def brier_score(probabilities: np.ndarray, outcomes: np.ndarray) -> float | None:
+    """Mean squared distance between the probability and the outcome (1 won, 0 not)."""
+    probabilities, outcomes = _probability_pairs(probabilities, outcomes)
+    if not len(outcomes):
+        return None
+    return float(np.mean((probabilities - outcomes) ** 2))
+
+
+def log_loss(probabilities: np.ndarray, outcomes: np.ndarray) -> float | None:
+    """Mean negative log likelihood of the outcomes, probabilities clipped by LOG_LOSS_EPSILON."""
+    probabilities, outcomes = _probability_pairs(probabilities, outcomes)
+    if not len(outcomes):
+        return None
+    clipped = np.clip(probabilities, LOG_LOSS_EPSILON, 1.0 - LOG_LOSS_EPSILON)
+    return float(-np.mean(outcomes * np.log(clipped) + (1 - outcomes) * np.log1p(-clipped)))
+
+
+def reliability_table(probabilities: np.ndarray, outcomes: np.ndarray,
+                      bins: int = RELIABILITY_BINS) -> list[dict]:
+    """One row per equal-width probability bin [k/bins, (k+1)/bins) (the last one includes 1):
+    how many signals, their mean probability, the share that won and their Brier score (None
+    in an empty bin)."""
+    probabilities, outcomes = _probability_pairs(probabilities, outcomes)
+    index = np.minimum((probabilities * bins).astype(np.int64), bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    probability_sums = np.bincount(index, probabilities, minlength=bins)
+    win_sums = np.bincount(index, outcomes, minlength=bins)
+    squared_sums = np.bincount(index, (probabilities - outcomes) ** 2, minlength=bins)
+    return [
+        {
+            "lower": k / bins,
+            "upper": (k + 1) / bins,
+            "count": int(counts[k]),
+            "mean_probability": float(probability_sums[k] / counts[k]) if counts[k] else None,
+            "observed_rate": float(win_sums[k] / counts[k]) if counts[k] else None,
+            "brier": float(squared_sums[k] / counts[k]) if counts[k] else None,
+        }
+        for k in range(bins)
+    ]
+
+
+def expected_calibration_error(table: list[dict]) -> float | None:
+    """The count-weighted mean of |mean probability - observed rate| over a reliability table."""
+    total = sum(row["count"] for row in table)
+    if not total:
+        return None
+    return float(sum(row["count"] * abs(row["mean_probability"] - row["observed_rate"])
+                     for row in table if row["count"]) / total)
+
+
+def _probability_pairs(probabilities, outcomes) -> tuple[np.ndarray, np.ndarray]:
+    probabilities = np.asarray(probabilities, dtype=float)
+    outcomes = np.asarray(outcomes, dtype=float)
+    if probabilities.shape != outcomes.shape:
+        raise ValueError("probabilities and outcomes differ in length")
+    if len(probabilities) and not (np.all((probabilities >= 0) & (probabilities <= 1))
+                                   and np.all((outcomes == 0) | (outcomes == 1))):
+        raise ValueError("probabilities must be in [0, 1] and outcomes 0 or 1")
+    return probabilities, outcomes

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 import collectors
 import strategies
+from calibration.api.serializers import ReliabilityBinSerializer
 from market.models import DataSource, running_data_source
 from signals import validation
 from signals.models import AnalysisRequest, Direction, Signal, StrategyConfig, Watchlist
@@ -51,12 +52,36 @@ class StrategyNameField(serializers.ChoiceField):
 
 
 class SignalSerializer(serializers.ModelSerializer):
+    strength = serializers.FloatField(
+        source="confidence", read_only=True,
+        help_text="0 to 1: how strongly the strategy's conditions held when it fired. A "
+                  "heuristic score, not a probability: see `probability`.",
+    )
+    confidence = serializers.FloatField(
+        read_only=True,
+        help_text="Deprecated: the same value as `strength`, kept for existing clients. It is "
+                  "not a probability.",
+    )
+    probability = serializers.FloatField(
+        read_only=True, allow_null=True,
+        help_text="Calibrated probability (0 to 1) that the signal reaches its target before "
+                  "its stop or expiry, from `model_version`; null when no model version was "
+                  "active when it fired (docs/calibration.md).",
+    )
+    model_version = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True,
+        help_text="The model version (GET /api/models/{id}/) that gave `probability`.",
+    )
+
     class Meta:
         model = Signal
         fields = [
             "id",
             "asset",
             "direction",
+            "strength",
+            "probability",
+            "model_version",
             "confidence",
             "entry_price",
             "stop_loss",
@@ -227,11 +252,23 @@ class EquityPointSerializer(serializers.Serializer):
     drawdown_percent = serializers.FloatField()
 
 
+class LiveCalibrationSerializer(serializers.Serializer):
+    """The ended signals that carried a model's probability, by probability bin."""
+
+    ended_signals = serializers.IntegerField(help_text="ended signals with a probability")
+    brier = serializers.FloatField(allow_null=True, help_text="mean squared error of the "
+                                                              "probabilities; lower is better")
+    ece = serializers.FloatField(allow_null=True, help_text="expected calibration error")
+    reliability = ReliabilityBinSerializer(many=True)
+
+
 class PerformanceSerializer(PerformanceMetricsSerializer):
     by_strategy = serializers.DictField(child=PerformanceMetricsSerializer())
     by_asset = serializers.DictField(child=PerformanceMetricsSerializer())
     by_timeframe = serializers.DictField(child=PerformanceMetricsSerializer())
     equity_curve = EquityPointSerializer(many=True)
+    calibration = LiveCalibrationSerializer(
+        help_text="Live reliability of the model probabilities (docs/calibration.md)")
     period = PeriodSerializer()
     source = serializers.ChoiceField(
         choices=DataSource.choices, help_text="The data source of the signals counted."

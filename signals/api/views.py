@@ -36,7 +36,8 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Signal.objects.order_by("-created_at")
     serializer_class = serializers.SignalSerializer
     filterset_class = SignalFilter
-    ordering_fields = ["created_at", "confidence", "pnl", "asset", "strategy", "closed_at"]
+    ordering_fields = ["created_at", "confidence", "probability", "pnl", "asset", "strategy",
+                       "closed_at"]
     throttle_scope = None  # reads are not throttled; request-analysis sets its own
 
     @extend_schema(responses=serializers.SignalSerializer(many=True))

@@ -5,7 +5,7 @@ class Migration(migrations.Migration):
     """What each completed analysis evaluated, for the live-versus-backtest drift report."""
 
     dependencies = [
-        ("signals", "0007_signal_fee_percent"),
+        ("signals", "0008_signal_probability"),
     ]
 
     operations = [

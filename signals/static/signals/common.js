@@ -183,6 +183,8 @@ const FIGURE_LABELS = {
   max_consecutive_losses: [_("Most losses in a row"), "integer"],
   average_holding_seconds: [_("Average time held"), "duration"],
   trades: [_("Trades"), "integer"],
+  brier: [_("Brier score"), "number"],
+  ece: [_("Calibration error (ECE)"), "number"],
 };
 
 // The performance response's daily capital curve as chart points: gain in percent since the

@@ -41,7 +41,8 @@ function renderSignals(flashId = null) {
     cell(tr, _("Entry"), show.price(s.entry_price), "num");
     cell(tr, _("Stop"), show.price(s.stop_loss), "num");
     cell(tr, _("Target"), show.price(s.take_profit), "num");
-    cell(tr, _("Strength"), show.strength(s.confidence), "num");
+    cell(tr, _("Strength"), show.strength(s.strength ?? s.confidence), "num");
+    cell(tr, _("Probability"), show.ratio(s.probability), "num");
     cell(tr, _("Created"), show.time(s.created_at));
     const chartButton = element("button", {type: "button", className: "link-button",
                                            "aria-label": format(_("Chart %(asset)s"), {asset: s.asset})},

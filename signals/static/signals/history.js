@@ -13,7 +13,9 @@ const COLUMNS = [
   [_("Entry"), null, (s) => show.price(s.entry_price), () => "num"],
   [_("Stop"), null, (s) => show.price(s.stop_loss), () => "num"],
   [_("Target"), null, (s) => show.price(s.take_profit), () => "num"],
-  [_("Strength"), "confidence", (s) => show.strength(s.confidence), () => "num"],
+  [_("Strength"), "confidence", (s) => show.strength(s.strength ?? s.confidence), () => "num"],
+  // A calibrated model's probability, where one was active when the signal fired.
+  [_("Probability"), "probability", (s) => show.ratio(s.probability), () => "num"],
   [_("Status"), null, (s) => show.label(s.status), () => "status"],
   [_("Result"), null, (s) => (s.result === "none" ? MISSING : show.label(s.result)),
    (s) => `result ${s.result}`],

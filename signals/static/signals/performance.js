@@ -68,6 +68,28 @@ function render(summary) {
   const curve = equityCurve(summary);
   Charts.equity($("#equity-chart"), curve.points, {drawdown: curve.drawdown});
   renderBreakdowns(summary);
+  renderCalibration(summary.calibration);
+}
+
+// The live reliability of the model probabilities: one row per probability bin with signals.
+function renderCalibration(calibration) {
+  if (!calibration) return;
+  renderFigures($("#calibration-figures"), calibration, ["ended_signals", "brier", "ece"]);
+  const body = $("#calibration-reliability tbody");
+  body.replaceChildren();
+  for (const bin of calibration.reliability.filter((row) => row.count)) {
+    const row = body.insertRow();
+    row.append(element("th", {scope: "row"},
+                       `${show.ratio(bin.lower)}–${show.ratio(bin.upper)}`));
+    cell(row, _("Signals"), show.integer(bin.count), "num");
+    cell(row, _("Told (mean)"), show.ratio(bin.mean_probability), "num");
+    cell(row, _("Reached the target"), show.ratio(bin.observed_rate), "num");
+    cell(row, _("Brier score"), show.number(bin.brier), "num");
+  }
+  if (!body.rows.length) {
+    cell(body.insertRow(), "", _("No ended signals with a probability in this period."),
+         "muted").colSpan = 5;
+  }
 }
 
 
@@ -91,6 +113,7 @@ function renderExtremes(summary) {
 function renderBreakdowns(summary) {
   const sections = [];
   for (const [key, groups] of Object.entries(summary)) {
+    if (key === "calibration") continue;  // its own card
     if (key.startsWith("by_") && groups && typeof groups === "object") {
       const name = key.slice(3).replaceAll("_", " ");
       const [title, heading] = BREAKDOWN_TITLES[key] || [key.replaceAll("_", " "), name];

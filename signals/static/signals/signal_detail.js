@@ -24,10 +24,6 @@ const FACTS = [
 function renderFacts(signal) {
   $("#facts").replaceChildren(...FACTS.map(([label, value]) => element("div", {},
     element("dt", {}, label), element("dd", {}, value(signal)))));
-  // A calibrated model's probability replaces the strength where the API gives one.
-  if (isNumber(signal.probability)) {
-    $("#strength").textContent = `${_("probability")} ${show.ratio(signal.probability)}`;
-  }
 }
 
 async function drawChart(signal) {
