@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -139,7 +140,7 @@ class PeriodQuerySerializer(serializers.Serializer):
         end = attrs.get("to") or timezone.now()
         start = attrs.get("from") or end - timedelta(days=30)
         if start > end:
-            raise serializers.ValidationError({"from": "must not be after 'to'."})
+            raise serializers.ValidationError({"from": _("must not be after 'to'.")})
         return {"from": start, "to": end}
 
 
