@@ -250,9 +250,6 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
-# The project's one catalogue (pages, scripts, API messages, the plain packages' error templates):
-# makemessages run from the project root writes strings from outside signals/ here too.
-LOCALE_PATHS = [BASE_DIR / "signals" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -1,12 +1,18 @@
-"""Django's makemessages, also extracting the plain packages' error templates.
+"""Django's makemessages for the project's one catalogue, signals/locale.
 
-strategies/ and collectors/ have no Django: their errors take an English template and its values
-(signals.validation.worded translates them). Their constructors are xgettext keywords here, so
-the templates reach the catalogue without a translation call in those packages.
+Run from the project root, it writes strings from outside signals/ (the API's messages in
+botsinais/ and backtests/, the plain packages' error templates) to signals/locale too, and it
+extracts those templates: strategies/ and collectors/ have no Django, so their errors take an
+English template and its values (signals.validation.worded translates them), and their
+constructors are xgettext keywords here.
 """
 
-from django.core.management.commands import makemessages
+from pathlib import Path
 
+from django.core.management.commands import makemessages
+from django.test.utils import override_settings
+
+CATALOGUE = Path(__file__).resolve().parents[2] / "locale"
 ERROR_TEMPLATE_KEYWORDS = [
     "--keyword=ParameterError:2",  # ParameterError(parameter, reason, **values)
     "--keyword=UnknownSymbol",
@@ -16,3 +22,9 @@ ERROR_TEMPLATE_KEYWORDS = [
 
 class Command(makemessages.Command):
     xgettext_options = makemessages.Command.xgettext_options + ERROR_TEMPLATE_KEYWORDS
+
+    def handle(self, *args, **options):
+        # Only here, not in settings: as LOCALE_PATHS at run time the catalogue would take
+        # precedence over Django's own (the admin's "Log in", for one).
+        with override_settings(LOCALE_PATHS=[CATALOGUE]):
+            return super().handle(*args, **options)
