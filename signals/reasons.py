@@ -162,6 +162,17 @@ def indicator_rows(indicators: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def described(description: str) -> str:
+    """A parameter's description (English, from the strategy's schema) in the active language."""
+    return _(description) if description else ""  # gettext("") is the catalogue's header
+
+
+def translated_schema(strategy_class: type[strategies.Strategy]) -> dict[str, dict]:
+    """The strategy's parameter schema with its descriptions in the active language."""
+    return {name: {**spec, "description": described(spec["description"])}
+            for name, spec in strategy_class.schema().items()}
+
+
 def parameter_value(value) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
@@ -177,6 +188,7 @@ def parameter_rows(strategy: str, parameters: dict) -> list[tuple[str, str, str]
     except strategies.UnknownStrategy:
         schema = {}
     return [
-        (name, parameter_value(value), schema[name].description if name in schema else "")
+        (name, parameter_value(value),
+         described(schema[name].description) if name in schema else "")
         for name, value in parameters.items()
     ]

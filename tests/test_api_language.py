@@ -176,3 +176,14 @@ def test_the_catalogue_is_complete_and_compiled(domain, tmp_path):
     compiled = tmp_path / "compiled.mo"
     subprocess.run(["msgfmt", "--check-format", "-o", str(compiled), str(po)], check=True)
     assert compiled.read_bytes() == (CATALOGUE / f"{domain}.mo").read_bytes()
+
+
+def test_parameter_descriptions_follow_the_language(api_client):
+    def described(**headers) -> str:
+        listed = api_client.get("/api/strategies/", **headers).json()
+        listed = listed["results"] if isinstance(listed, dict) else listed
+        [mean_reversion] = [s for s in listed if s["name"] == "mean_reversion"]
+        return mean_reversion["parameters"]["bb_period"]["description"]
+
+    assert described(**PORTUGUESE) == "período das Bandas de Bollinger (MMS)"
+    assert described() == "Bollinger Bands period (SMA)"

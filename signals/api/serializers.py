@@ -8,7 +8,7 @@ from rest_framework import serializers
 import collectors
 import strategies
 from market.models import DataSource, running_data_source
-from signals import validation
+from signals import reasons, validation
 from signals.models import AnalysisRequest, Direction, Signal, StrategyConfig, Watchlist
 from signals.timestamps import parse_timestamp
 
@@ -253,7 +253,7 @@ class StrategySerializer(serializers.Serializer):
         return {
             "name": strategy_class.name,
             "description": doc.splitlines()[0] if doc else "",
-            "parameters": strategy_class.schema(),
+            "parameters": reasons.translated_schema(strategy_class),
         }
 
 

@@ -2,8 +2,9 @@
 
 Run from the project root, it writes strings from outside signals/ (the API's messages in
 botsinais/ and backtests/, the plain packages' error templates) to signals/locale too, and it
-extracts those templates: strategies/ and collectors/ have no Django, so their errors take an
-English template and its values (signals.validation.worded translates them), and their
+extracts the plain packages' English texts: strategies/ and collectors/ have no Django, so their
+errors take an English template and its values (signals.validation.worded translates them) and
+a parameter's description is Param's fifth argument (signals.reasons.described); those
 constructors are xgettext keywords here.
 """
 
@@ -17,6 +18,7 @@ ERROR_TEMPLATE_KEYWORDS = [
     "--keyword=ParameterError:2",  # ParameterError(parameter, reason, **values)
     "--keyword=UnknownSymbol",
     "--keyword=UnsupportedTimeframe",
+    "--keyword=Param:5",  # Param(type, default, minimum, maximum, description)
 ]
 
 
