@@ -178,12 +178,18 @@ def test_the_catalogue_is_complete_and_compiled(domain, tmp_path):
     assert compiled.read_bytes() == (CATALOGUE / f"{domain}.mo").read_bytes()
 
 
-def test_parameter_descriptions_follow_the_language(api_client):
-    def described(**headers) -> str:
+def test_strategy_and_parameter_descriptions_follow_the_language(api_client):
+    def mean_reversion(**headers) -> dict:
         listed = api_client.get("/api/strategies/", **headers).json()
         listed = listed["results"] if isinstance(listed, dict) else listed
-        [mean_reversion] = [s for s in listed if s["name"] == "mean_reversion"]
-        return mean_reversion["parameters"]["bb_period"]["description"]
+        [strategy] = [s for s in listed if s["name"] == "mean_reversion"]
+        return strategy
 
-    assert described(**PORTUGUESE) == "período das Bandas de Bollinger (MMS)"
-    assert described() == "Bollinger Bands period (SMA)"
+    portuguese, english = mean_reversion(**PORTUGUESE), mean_reversion()
+    assert portuguese["parameters"]["bb_period"]["description"] == (
+        "período das Bandas de Bollinger (MMS)"
+    )
+    assert english["parameters"]["bb_period"]["description"] == "Bollinger Bands period (SMA)"
+    assert portuguese["description"].startswith("Aposta contra um fechamento fora das Bandas")
+    # A whole account, not a docstring's first line cut mid-sentence.
+    assert english["description"].endswith("Stop and target are ATR multiples.")

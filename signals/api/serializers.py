@@ -249,10 +249,9 @@ class StrategySerializer(serializers.Serializer):
     )
 
     def to_representation(self, strategy_class):
-        doc = (strategy_class.__doc__ or "").strip()
         return {
             "name": strategy_class.name,
-            "description": doc.splitlines()[0] if doc else "",
+            "description": reasons.summary(strategy_class),
             "parameters": reasons.translated_schema(strategy_class),
         }
 
