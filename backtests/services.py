@@ -35,7 +35,7 @@ from backtests.models import (
 from collectors.timeframes import utc_now
 from market import store
 from signals import events, lifecycle, retries, timestamps
-from signals.validation import worded
+from signals.validation import unknown_strategy, worded
 from strategies.backtest import EVERY_SIGNAL, MODES, BacktestResult, run_backtest
 from strategies.base import Param, ParameterError, Strategy, as_utc
 
@@ -91,8 +91,8 @@ def check_spec(*, strategy: str, asset: str, timeframe: str, start: Any = None, 
     """
     try:
         strategy_class = strategies.get(strategy)
-    except strategies.UnknownStrategy as exc:
-        raise BacktestInputError("strategy", str(exc)) from None
+    except strategies.UnknownStrategy:
+        raise BacktestInputError("strategy", unknown_strategy(strategy)) from None
     if parameters is not None and not isinstance(parameters, dict):
         raise BacktestInputError("parameters", _("must be an object of parameter: value"))
     try:
@@ -140,8 +140,8 @@ def parameters_from_text(strategy: str, assignments: list[str]) -> dict[str, Any
     """NAME=VALUE strings typed by the strategy's parameter schema (for the command line)."""
     try:
         schema = strategies.get(strategy).parameters
-    except strategies.UnknownStrategy as exc:
-        raise BacktestInputError("strategy", str(exc)) from None
+    except strategies.UnknownStrategy:
+        raise BacktestInputError("strategy", unknown_strategy(strategy)) from None
     parameters: dict[str, Any] = {}
     for assignment in assignments:
         name, separator, text = assignment.partition("=")

@@ -56,12 +56,16 @@ def timeframe(value) -> str:
     return value
 
 
+def unknown_strategy(name) -> str:
+    """Why name is no strategy (strategies.UnknownStrategy's message, in the active language)."""
+    return gettext("unknown strategy %(name)r; available: %(available)s") % {
+        "name": str(name), "available": ", ".join(strategies.available())}
+
+
 def strategy_name(value) -> str:
     """A registered strategy's name."""
     if not isinstance(value, str) or value not in strategies.available():
-        message = gettext("unknown strategy %(name)r; available: %(available)s") % {
-            "name": str(value), "available": ", ".join(strategies.available())}
-        raise ValidationError(message, code="unknown_strategy")
+        raise ValidationError(unknown_strategy(value), code="unknown_strategy")
     return value
 
 

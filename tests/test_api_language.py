@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+import strategies
 from backtests.models import Backtest
 from signals.models import StrategyConfig, Watchlist
 from tests.backtests.conftest import REQUEST
@@ -95,6 +96,12 @@ def test_a_watchlist_asset_outside_the_demo_market_is_worded_in_portuguese(staff
             "use um de 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w, 1M",
         ),
         ({"fee_percent": -1}, "fee_percent", "deve ser um número >= 0"),
+        (
+            {"strategy": "astrologia"},
+            "strategy",
+            "estratégia desconhecida 'astrologia'; disponíveis: "
+            + ", ".join(strategies.available()),
+        ),
         (
             {"start": "ontem"},
             "start",
