@@ -3,6 +3,8 @@ import json
 
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from backtests import services
 from backtests.charts import equity_png
@@ -36,7 +38,7 @@ class BacktestAdmin(admin.ModelAdmin):
         return queryset.defer("trades_blob") if request.resolver_match.url_name.endswith(
             "_change") else queryset.defer("trades_blob", "equity_curve")
 
-    @admin.display(description="metrics")
+    @admin.display(description=_("metrics"))
     def metrics_table(self, backtest: Backtest) -> str:
         if not backtest.metrics:
             return "-"
@@ -45,23 +47,26 @@ class BacktestAdmin(admin.ModelAdmin):
                                  for name, value in backtest.metrics.items()))
         return format_html("<table>{}</table>", rows)
 
-    @admin.display(description="equity and drawdown")
+    @admin.display(description=_("equity and drawdown"))
     def equity_chart(self, backtest: Backtest) -> str:
         if not backtest.equity_curve:
             return "-"
         title = f"{backtest.strategy} {backtest.asset} {backtest.timeframe} ({backtest.mode})"
         png = base64.b64encode(equity_png(backtest.equity_curve, title)).decode()
-        return format_html('<img alt="equity and drawdown" src="data:image/png;base64,{}">', png)
+        return format_html('<img alt="{}" src="data:image/png;base64,{}">',
+                           _("equity and drawdown"), png)
 
-    @admin.display(description="parameters")
+    @admin.display(description=_("parameters"))
     def parameters_readable(self, backtest: Backtest) -> str:
         return format_html("<pre>{}</pre>", json.dumps(backtest.parameters, indent=2))
 
-    @admin.display(description="gaps")
+    @admin.display(description=_("gaps"))
     def gaps_readable(self, backtest: Backtest) -> str:
         return format_html("<pre>{}</pre>", json.dumps(backtest.gaps, indent=2))
 
-    @admin.action(description="Cancel selected queued or running backtests")
+    @admin.action(description=_("Cancel selected queued or running backtests"))
     def cancel_unfinished(self, request, queryset):
         count = sum(services.cancel_backtest(backtest, by=request.user) for backtest in queryset)
-        self.message_user(request, f"{count} backtest(s) cancelled.", messages.SUCCESS)
+        cancelled = ngettext("%(count)d backtest cancelled.", "%(count)d backtests cancelled.",
+                             count) % {"count": count}
+        self.message_user(request, cancelled, messages.SUCCESS)

@@ -2,7 +2,8 @@
 
 The engine is strategies/backtest.py; this module turns a request into its inputs, and runs the
 stored Backtest rows the API creates (queued, running, then completed, failed or cancelled). A
-bad request raises BacktestInputError naming the field, for the command line and the API alike.
+bad request raises BacktestInputError naming the field, for the command line and the API alike
+(the reason in the active language: the request's for the API, English on the command line).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 import collectors
 import strategies
@@ -33,6 +35,7 @@ from backtests.models import (
 from collectors.timeframes import utc_now
 from market import store
 from signals import events, lifecycle, retries, timestamps
+from signals.validation import unknown_strategy, worded
 from strategies.backtest import EVERY_SIGNAL, MODES, BacktestResult, run_backtest
 from strategies.base import Param, ParameterError, Strategy, as_utc
 
@@ -88,42 +91,47 @@ def check_spec(*, strategy: str, asset: str, timeframe: str, start: Any = None, 
     """
     try:
         strategy_class = strategies.get(strategy)
-    except strategies.UnknownStrategy as exc:
-        raise BacktestInputError("strategy", str(exc)) from None
+    except strategies.UnknownStrategy:
+        raise BacktestInputError("strategy", unknown_strategy(strategy)) from None
     if parameters is not None and not isinstance(parameters, dict):
-        raise BacktestInputError("parameters", "must be an object of parameter: value")
+        raise BacktestInputError("parameters", _("must be an object of parameter: value"))
     try:
         instance = strategy_class(**(parameters or {}))
     except ParameterError as exc:
-        raise BacktestInputError(f"parameters.{exc.parameter}", exc.reason) from None
+        raise BacktestInputError(f"parameters.{exc.parameter}", worded(exc)) from None
     asset = str(asset).strip().upper()
     try:
         collectors.check_served(asset, settings.MARKET_DATA_MODE)
     except collectors.UnknownSymbol as exc:
-        raise BacktestInputError("asset", str(exc)) from None
+        raise BacktestInputError("asset", worded(exc)) from None
     if not isinstance(timeframe, str) or timeframe not in collectors.TIMEFRAMES:
-        raise BacktestInputError("timeframe", f"use one of {', '.join(collectors.TIMEFRAMES)}")
+        raise BacktestInputError("timeframe", _("use one of %(choices)s")
+                                 % {"choices": ", ".join(collectors.TIMEFRAMES)})
     if not isinstance(mode, str) or mode not in MODES:
-        raise BacktestInputError("mode", f"use one of {', '.join(MODES)}")
+        raise BacktestInputError("mode", _("use one of %(choices)s")
+                                 % {"choices": ", ".join(MODES)})
     if fee_percent is None:
         fee_percent = lifecycle.fee_percent(asset)  # the fee schedule's, as live signals pay
     if (isinstance(fee_percent, bool) or not isinstance(fee_percent, (int, float))
             or not math.isfinite(fee_percent) or fee_percent < 0):
-        raise BacktestInputError("fee_percent", "must be a number >= 0")
+        raise BacktestInputError("fee_percent", _("must be a number >= 0"))
 
     now = as_utc(now or utc_now())
     end = min(_moment("end", end), now) if end is not None else now
     start = (_moment("start", start) if start is not None
              else end - pd.Timedelta(days=settings.BACKTEST_DEFAULT_DAYS))
     if end <= start:
-        raise BacktestInputError("end", f"{end.isoformat()} is not after start {start.isoformat()}")
+        raise BacktestInputError("end", _("%(end)s is not after start %(start)s")
+                                 % {"end": end.isoformat(), "start": start.isoformat()})
     bars = (end - start).total_seconds() / collectors.timeframe_seconds(timeframe)
     if bars < 1:
-        raise BacktestInputError("end", f"the period is shorter than one {timeframe} bar")
+        raise BacktestInputError("end", _("the period is shorter than one %(timeframe)s bar")
+                                 % {"timeframe": timeframe})
     if bars > settings.BACKTEST_MAX_BARS:
-        raise BacktestInputError(
-            "end", f"the period holds about {bars:,.0f} {timeframe} bars, more than "
-                   f"BACKTEST_MAX_BARS ({settings.BACKTEST_MAX_BARS:,})")
+        raise BacktestInputError("end", _(
+            "the period holds about %(bars)s %(timeframe)s bars, more than "
+            "BACKTEST_MAX_BARS (%(maximum)s)") % {"bars": f"{bars:,.0f}", "timeframe": timeframe,
+                                                  "maximum": f"{settings.BACKTEST_MAX_BARS:,}"})
     return BacktestSpec(strategy=instance, asset=asset, timeframe=timeframe, start=start,
                         end=end, mode=mode, fee_percent=float(fee_percent))
 
@@ -132,8 +140,8 @@ def parameters_from_text(strategy: str, assignments: list[str]) -> dict[str, Any
     """NAME=VALUE strings typed by the strategy's parameter schema (for the command line)."""
     try:
         schema = strategies.get(strategy).parameters
-    except strategies.UnknownStrategy as exc:
-        raise BacktestInputError("strategy", str(exc)) from None
+    except strategies.UnknownStrategy:
+        raise BacktestInputError("strategy", unknown_strategy(strategy)) from None
     parameters: dict[str, Any] = {}
     for assignment in assignments:
         name, separator, text = assignment.partition("=")
@@ -160,9 +168,9 @@ def run_on_stored_candles(spec: BacktestSpec,
         fetched = store.backfill(spec.asset, spec.timeframe, spec.start, now=spec.end,
                                  progress=progress)
     except collectors.UnknownSymbol as exc:
-        raise BacktestInputError("asset", str(exc)) from None
+        raise BacktestInputError("asset", worded(exc)) from None
     except collectors.UnsupportedTimeframe as exc:
-        raise BacktestInputError("timeframe", str(exc)) from None
+        raise BacktestInputError("timeframe", worded(exc)) from None
     before_end = spec.end - timedelta(microseconds=1)
     candles = store.stored_candles(fetched.source, spec.asset, spec.timeframe, start=spec.start,
                                    end=before_end)
@@ -233,7 +241,8 @@ def _moment(name: str, value: Any) -> pd.Timestamp:
     try:
         return as_utc(timestamps.parse_timestamp(value))
     except ValueError as exc:  # pandas' OutOfBoundsDatetime is one too
-        raise BacktestInputError(name, f"{exc} Got {value!r}.") from None
+        raise BacktestInputError(name, _("%(reason)s Got %(value)r.")
+                                 % {"reason": exc, "value": value}) from None
 
 
 def _finer_timeframes(timeframe: str) -> list[tuple[str, int]]:

@@ -7,12 +7,16 @@ DRF answers what reaches its views: {"<field>": ["<reason>"]} for bad input and
   becomes {"detail": "<reason>"} with the same status.
 - JSONParser: JSON nested deeper than MAX_JSON_DEPTH is a 400 (Python's own parser gives up
   with a RecursionError, a 500, near 1,000 levels).
+Every reason is in the request's language (Accept-Language or the language cookie), as DRF's are.
 """
 
 from http import HTTPStatus
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
@@ -20,15 +24,15 @@ from rest_framework.response import Response
 API_PREFIX = "/api/"
 MAX_JSON_DEPTH = 32
 ERROR_DETAILS = {
-    400: "Bad request.",
-    404: "Not found.",
-    405: "Method not allowed.",
-    500: "Internal server error; it has been logged.",
+    400: gettext_lazy("Bad request."),
+    404: gettext_lazy("Not found."),
+    405: gettext_lazy("Method not allowed."),
+    500: gettext_lazy("Internal server error; it has been logged."),
 }
 
 
 def error_response(status: int, detail: str) -> JsonResponse:
-    return JsonResponse({"detail": detail}, status=status)
+    return JsonResponse({"detail": str(detail)}, status=status)
 
 
 def body_too_large(request: HttpRequest) -> JsonResponse | None:
@@ -38,9 +42,11 @@ def body_too_large(request: HttpRequest) -> JsonResponse | None:
     try:
         length = int(declared)
     except ValueError:
-        return error_response(400, f"Content-Length {declared!r} is not a number.")
+        return error_response(400, _("Content-Length %(declared)r is not a number.")
+                              % {"declared": declared})
     if limit is not None and length > limit:
-        return error_response(413, f"Request body too large: at most {limit} bytes.")
+        return error_response(413, _("Request body too large: at most %(limit)s bytes.")
+                              % {"limit": limit})
     return None
 
 
@@ -53,6 +59,11 @@ class ApiErrorsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
+        # Active before LocaleMiddleware runs, so answers given here are in the client's language.
+        with translation.override(translation.get_language_from_request(request)):
+            return self.answer(request)
+
+    def answer(self, request: HttpRequest) -> HttpResponse:
         refused = body_too_large(request)
         if refused is not None:
             return refused
@@ -86,7 +97,8 @@ class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, refusing deep nesting with a 400 instead of a RecursionError."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        too_deep = ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
+        too_deep = ParseError(_("JSON parse error - nested deeper than %(depth)s levels.")
+                              % {"depth": MAX_JSON_DEPTH})
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

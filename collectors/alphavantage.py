@@ -44,7 +44,8 @@ def raise_for_api_message(payload: dict[str, Any], asset: str) -> None:
         message = str(payload["Error Message"])
         if "apikey" in message.lower():
             raise MissingApiKey(f"Alpha Vantage rejected the API key: {message}")
-        raise UnknownSymbol(f"Alpha Vantage rejected {asset}: {message}")
+        raise UnknownSymbol("Alpha Vantage rejected %(asset)s: %(message)s",
+                            asset=asset, message=message)
     for key in ("Note", "Information"):
         if key in payload:
             raise RateLimited(f"Alpha Vantage: {payload[key]}", None)
@@ -127,7 +128,8 @@ class AlphaVantageSource(CandleSource):
         timeframe_seconds(timeframe)
         if timeframe not in SUPPORTED_TIMEFRAMES:
             raise UnsupportedTimeframe(
-                f"Alpha Vantage serves {', '.join(SUPPORTED_TIMEFRAMES)}, not {timeframe}"
+                "Alpha Vantage serves %(timeframes)s, not %(timeframe)s",
+                timeframes=", ".join(SUPPORTED_TIMEFRAMES), timeframe=timeframe,
             )
         if not self.api_key:
             raise MissingApiKey("Alpha Vantage needs an API key (ALPHAVANTAGE_API_KEY)")

@@ -18,8 +18,9 @@ def validate_asset(asset: str) -> str:
     """The asset unchanged if well formed; no silent upper-casing: stored names stay canonical."""
     if not isinstance(asset, str) or not _ASSET_RE.fullmatch(asset):
         raise UnknownSymbol(
-            f"malformed asset symbol {asset!r}: expected 1-20 uppercase letters or digits, "
-            "optionally with '.' or '-' inside (e.g. BTCUSDT, AAPL, BRK.B)"
+            "malformed asset symbol %(asset)r: expected 1-20 uppercase letters or digits, "
+            "optionally with '.' or '-' inside (e.g. BTCUSDT, AAPL, BRK.B)",
+            asset=asset,
         )
     return asset
 

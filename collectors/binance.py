@@ -200,7 +200,9 @@ def _error_from_response(response: requests.Response, asset: str, timeframe: str
             f"Binance answered HTTP {response.status_code}: {response.text[:200]!r}"
         )
     if code == ERROR_INVALID_SYMBOL:
-        return UnknownSymbol(f"Binance does not list {asset}: {message}")
+        return UnknownSymbol("Binance does not list %(asset)s: %(message)s",
+                             asset=asset, message=message)
     if code == ERROR_INVALID_INTERVAL:
-        return UnsupportedTimeframe(f"Binance rejected timeframe {timeframe}: {message}")
+        return UnsupportedTimeframe("Binance rejected timeframe %(timeframe)s: %(message)s",
+                                    timeframe=timeframe, message=message)
     return MarketDataError(f"Binance error {code} (HTTP {response.status_code}): {message}")

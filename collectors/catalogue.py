@@ -78,5 +78,6 @@ def demo_asset(symbol: str) -> DemoAsset:
         return CATALOGUE[symbol]
     except (KeyError, TypeError):
         raise UnknownSymbol(
-            f"{symbol!r} is not in the demo market; demo assets: {', '.join(CATALOGUE)}"
+            "%(symbol)r is not in the demo market; demo assets: %(assets)s",
+            symbol=symbol, assets=", ".join(CATALOGUE),
         ) from None

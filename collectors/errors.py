@@ -5,7 +5,15 @@ The names are the agreed interface (they read as states, "RateLimited"), hence n
 
 
 class MarketDataError(Exception):
-    """Any failure to get candles from a source."""
+    """Any failure to get candles from a source.
+
+    The message is an English template whose %(name)s fields the values fill; template and
+    values stay apart so the Django side can word it in the reader's language.
+    """
+
+    def __init__(self, template: str = "", **values: object) -> None:
+        super().__init__(template % values if values else template)
+        self.template, self.values = template, values
 
 
 class UnknownSymbol(MarketDataError):  # noqa: N818

@@ -42,7 +42,8 @@ def timeframe_seconds(timeframe: str) -> int:
         return TIMEFRAMES[timeframe]
     except (KeyError, TypeError):
         raise UnsupportedTimeframe(
-            f"unsupported timeframe {timeframe!r}; expected one of {', '.join(TIMEFRAMES)}"
+            "unsupported timeframe %(timeframe)r; expected one of %(timeframes)s",
+            timeframe=timeframe, timeframes=", ".join(TIMEFRAMES),
         ) from None
 
 

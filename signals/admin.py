@@ -3,6 +3,8 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 import collectors
 import strategies
@@ -46,18 +48,20 @@ class SignalAdmin(admin.ModelAdmin):
     exclude = ["indicators", "parameters"]
     actions = ["cancel_active"]
 
-    @admin.display(description="indicators")
+    @admin.display(description=_("indicators"))
     def indicators_readable(self, signal: Signal) -> str:
         return pretty_json(signal.indicators)
 
-    @admin.display(description="parameters")
+    @admin.display(description=_("parameters"))
     def parameters_readable(self, signal: Signal) -> str:
         return pretty_json(signal.parameters)
 
-    @admin.action(description="Cancel selected active signals")
+    @admin.action(description=_("Cancel selected active signals"))
     def cancel_active(self, request, queryset):
         count = services.cancel_active_signals(queryset)
-        self.message_user(request, f"{count} active signal(s) cancelled.", messages.SUCCESS)
+        cancelled = ngettext("%(count)d active signal cancelled.",
+                             "%(count)d active signals cancelled.", count) % {"count": count}
+        self.message_user(request, cancelled, messages.SUCCESS)
 
 
 @admin.register(AnalysisRequest)
@@ -87,7 +91,7 @@ def timeframe_choices(blank_label: str | None) -> list[tuple[str, str]]:
 
 class StrategyConfigForm(forms.ModelForm):
     strategy = forms.ChoiceField(choices=lambda: [(n, n) for n in strategies.available()])
-    timeframe = forms.ChoiceField(choices=timeframe_choices("any"), required=False)
+    timeframe = forms.ChoiceField(choices=timeframe_choices(_("any")), required=False)
 
     class Meta:
         model = StrategyConfig
@@ -104,7 +108,7 @@ class StrategyConfigAdmin(admin.ModelAdmin):
     search_fields = ["strategy", "asset"]
     readonly_fields = ["schema_readable", "updated_at", "updated_by"]
 
-    @admin.display(description="parameters this strategy takes")
+    @admin.display(description=_("parameters this strategy takes"))
     def schema_readable(self, config: StrategyConfig) -> str:
         try:
             return pretty_json(strategies.get(config.strategy).schema())
@@ -123,7 +127,7 @@ class WatchlistForm(forms.ModelForm):
         model = Watchlist
         fields = ["asset", "timeframe", "enabled", "strategies"]
         help_texts = {
-            "strategies": 'A JSON list of strategy names, e.g. ["breakout"]; [] means all.'
+            "strategies": _('A JSON list of strategy names, e.g. ["breakout"]; [] means all.')
         }
 
 

@@ -4,18 +4,24 @@ Each connection is in group user.<id> too, for its user's own events (backtests)
 Client messages: {"action": "join" | "leave", "group": "asset.BTCUSDT"} and
 {"action": "since", "after": "<ISO 8601>"}. Every server message is an envelope
 {"event_id", "event_type", "timestamp", "correlation_id", "data"}: the events of
-signals.events, plus replies with lower-case types: joined, left, caught_up, error.
+signals.events, plus replies with lower-case types: joined, left, caught_up, error. An error's
+words are in the connection's language (the language cookie, else Accept-Language), as the
+REST API's are.
 """
 
 import asyncio
 import re
 from collections import deque
 from datetime import datetime
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from signals import events, validation
 from signals.models import AnalysisRequest, AnalysisStatus, Signal
@@ -24,7 +30,7 @@ from signals.timestamps import parse_timestamp
 # Strategy group names are syntax-checked (a strategy registered later may be joined early);
 # assets and timeframes follow signals.validation's rules.
 STRATEGY_GROUP_NAME = re.compile(r"[a-z0-9_]{1,50}")
-GROUP_USAGE = (
+GROUP_USAGE = gettext_lazy(
     "use 'signals', 'asset.<SYMBOL>' (asset.BTCUSDT), 'strategy.<name>' "
     "(strategy.mean_reversion) or 'timeframe.<tf>' (timeframe.5m)"
 )
@@ -36,17 +42,28 @@ def group_error(group) -> str | None:
     """Why a group name is not one a client may join; None when it is."""
     if group == events.ALL_SIGNALS_GROUP:
         return None
-    kind, _, name = group.partition(".") if isinstance(group, str) else ("", "", "")
+    kind, _sep, name = group.partition(".") if isinstance(group, str) else ("", "", "")
     try:
         if kind == "asset":
             validation.asset(name, normalise=False)  # group names are canonical symbols
         elif kind == "timeframe":
             validation.timeframe(name)
         elif not (kind == "strategy" and STRATEGY_GROUP_NAME.fullmatch(name)):
-            return f"invalid group {group!r}: {GROUP_USAGE}"
+            raise ValidationError(GROUP_USAGE)
     except ValidationError as exc:
-        return f"invalid group {group!r}: {' '.join(exc.messages)}"
+        reason = " ".join(exc.messages)
+        return _("invalid group %(group)r: %(reason)s") % {"group": group, "reason": reason}
     return None
+
+
+def connection_language(scope) -> str:
+    """The language LocaleMiddleware would pick for a request with this handshake's headers."""
+    headers = dict(scope.get("headers", ()))
+    handshake = SimpleNamespace(
+        COOKIES=scope.get("cookies", {}),
+        META={"HTTP_ACCEPT_LANGUAGE": headers.get(b"accept-language", b"").decode("latin-1")},
+    )
+    return translation.get_language_from_request(handshake)
 
 
 def subscription_filters(groups: set[str]) -> tuple[Q, Q] | None:
@@ -101,6 +118,7 @@ class SignalConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # before accept(): the handshake is refused
             return
         self.joined: set[str] = set()
+        self.language = connection_language(self.scope)
         # An event sent to several groups this client joined arrives once per group.
         self.recent_event_ids: deque[str] = deque(maxlen=256)
         await self.channel_layer.group_add(events.ALL_SIGNALS_GROUP, self.channel_name)
@@ -127,11 +145,12 @@ class SignalConsumer(AsyncJsonWebsocketConsumer):
                 await self.channel_layer.group_add(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
-        try:
-            content = await self.decode_json(text_data or "")
-        except ValueError:
-            return await self.reply("error", {"error": "messages must be JSON objects"})
-        await self.receive_json(content)
+        with translation.override(self.language):
+            try:
+                content = await self.decode_json(text_data or "")
+            except ValueError:
+                return await self.reply("error", {"error": _("messages must be JSON objects")})
+            await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
         action = content.get("action") if isinstance(content, dict) else None
@@ -142,13 +161,13 @@ class SignalConsumer(AsyncJsonWebsocketConsumer):
         elif action == "since":
             await self.catch_up(content.get("after"))
         else:
-            error = f"unknown action {action!r}: use join, leave or since"
+            error = _("unknown action %(action)r: use join, leave or since") % {"action": action}
             await self.reply("error", {"error": error})
 
     async def join(self, group):
         error = group_error(group)
         if error is None and group not in self.joined and len(self.joined) >= MAX_GROUPS:
-            error = f"too many groups: at most {MAX_GROUPS} per connection"
+            error = _("too many groups: at most %(count)s per connection") % {"count": MAX_GROUPS}
         if error:
             return await self.reply("error", {"error": error, "group": group})
         await self.channel_layer.group_add(group, self.channel_name)

@@ -1,7 +1,8 @@
-"""Why a signal fired, in words, from the indicator values and parameters it stored.
+"""Strategies and their signals in words: what each strategy does, why a signal fired (from the
+indicator values and parameters it stored), what its parameters mean.
 
 One small formatter per strategy, reading exactly what that strategy stores (see strategies/);
-numbers are formatted for the active language.
+words in the active language, numbers formatted for it.
 """
 
 import math
@@ -162,6 +163,46 @@ def indicator_rows(indicators: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def described(description: str) -> str:
+    """A parameter's description (English, from the strategy's schema) in the active language."""
+    return _(description) if description else ""  # gettext("") is the catalogue's header
+
+
+def translated_schema(strategy_class: type[strategies.Strategy]) -> dict[str, dict]:
+    """The strategy's parameter schema with its descriptions in the active language."""
+    return {name: {**spec, "description": described(spec["description"])}
+            for name, spec in strategy_class.schema().items()}
+
+
+# What each strategy does, for traders (the API's description of a strategy). The docstrings are
+# the developers' account, with the confidence formula; a strategy without an entry here is
+# described by its docstring's first paragraph.
+SUMMARIES = {
+    "mean_reversion": gettext_lazy(
+        "Fades a close outside the Bollinger Bands when RSI agrees: long below the lower band "
+        "with RSI oversold, short above the upper band with RSI overbought. Stop and target are "
+        "ATR multiples."
+    ),
+    "breakout": gettext_lazy(
+        "Follows a close beyond the highest high or lowest low of the previous bars on "
+        "above-average volume, optionally only in a trending market (ADX). Stop and target are "
+        "ATR multiples."
+    ),
+    "trend_following": gettext_lazy(
+        "Follows a cross of the fast EMA over or under the slow EMA, optionally confirmed by the "
+        "MACD histogram, in a trending market (ADX). Stop and target are ATR multiples."
+    ),
+}
+
+
+def summary(strategy_class: type[strategies.Strategy]) -> str:
+    """What the strategy does, in the active language."""
+    if strategy_class.name in SUMMARIES:
+        return str(SUMMARIES[strategy_class.name])
+    paragraph = (strategy_class.__doc__ or "").strip().split("\n\n")[0]
+    return " ".join(paragraph.split())
+
+
 def parameter_value(value) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
@@ -177,6 +218,7 @@ def parameter_rows(strategy: str, parameters: dict) -> list[tuple[str, str, str]
     except strategies.UnknownStrategy:
         schema = {}
     return [
-        (name, parameter_value(value), schema[name].description if name in schema else "")
+        (name, parameter_value(value),
+         described(schema[name].description) if name in schema else "")
         for name, value in parameters.items()
     ]

@@ -8,10 +8,12 @@ keeps an offset PostgreSQL refuses (+23:59 is valid in Python, not in PostgreSQL
 from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-FORMAT_HINT = "an ISO 8601 timestamp, e.g. 2024-01-01T00:00:00Z"
+FORMAT_HINT = gettext_lazy("an ISO 8601 timestamp, e.g. 2024-01-01T00:00:00Z")
 
 
 def parse_timestamp(value: object) -> datetime:
@@ -24,12 +26,11 @@ def parse_timestamp(value: object) -> datetime:
         except ValueError:  # well formed but impossible, e.g. month 13
             moment = None
         if moment is None:
-            raise ValueError(f"Not {FORMAT_HINT}.")
+            raise ValueError(_("Not %(hint)s.") % {"hint": FORMAT_HINT})
     if moment.tzinfo is None or moment.utcoffset() is None:
         moment = moment.replace(tzinfo=UTC)
     # Compared before converting: converting 0001-01-01T00:00+01:00 would overflow.
     if not EARLIEST <= moment <= LATEST:
-        raise ValueError(
-            f"Out of range: use a time between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}."
-        )
+        raise ValueError(_("Out of range: use a time between %(earliest)s and %(latest)s.") % {
+            "earliest": f"{EARLIEST:%Y-%m-%d}", "latest": f"{LATEST:%Y-%m-%d}"})
     return moment.astimezone(UTC)

@@ -24,12 +24,17 @@ LATEST_WINDOW_WARMUPS = 20
 
 
 class ParameterError(ValueError):
-    """A strategy parameter is unknown, of the wrong type or out of bounds."""
+    """A strategy parameter is unknown, of the wrong type or out of bounds.
 
-    def __init__(self, parameter: str, reason: str) -> None:
-        super().__init__(f"{parameter}: {reason}")
+    reason is an English template whose %(name)s fields the values fill; template and values
+    stay apart so the Django side can word the reason in the reader's language.
+    """
+
+    def __init__(self, parameter: str, reason: str, **values: Any) -> None:
         self.parameter = parameter
-        self.reason = reason
+        self.template, self.values = reason, values
+        self.reason = reason % values if values else reason
+        super().__init__(f"{parameter}: {self.reason}")
 
 
 class UnknownStrategy(LookupError):  # noqa: N818  (name fixed by the interface)
@@ -53,25 +58,28 @@ class Param:
     def validate(self, name: str, value: Any) -> int | float | bool:
         if self.type is bool:
             if not isinstance(value, (bool, np.bool_)):
-                raise ParameterError(name, f"expected bool, got {type(value).__name__}")
+                raise ParameterError(name, "expected bool, got %(type)s", type=type(value).__name__)
             return bool(value)
         # bool is an int subclass, but True as a period is always a mistake.
         if isinstance(value, (bool, np.bool_)):
-            raise ParameterError(name, f"expected {self.type.__name__}, got bool")
+            raise ParameterError(name, "expected %(type)s, got bool", type=self.type.__name__)
         if self.type is int:
             if not isinstance(value, numbers.Integral):
-                raise ParameterError(name, f"expected int, got {type(value).__name__}")
+                raise ParameterError(name, "expected int, got %(type)s", type=type(value).__name__)
             value = int(value)
         else:
             if not isinstance(value, numbers.Real):
-                raise ParameterError(name, f"expected float, got {type(value).__name__}")
+                raise ParameterError(name, "expected float, got %(type)s",
+                                     type=type(value).__name__)
             value = float(value)
             if not math.isfinite(value):
                 raise ParameterError(name, "must be a finite number")
         if self.minimum is not None and value < self.minimum:
-            raise ParameterError(name, f"{value} is below the minimum {self.minimum}")
+            raise ParameterError(name, "%(value)s is below the minimum %(minimum)s",
+                                 value=value, minimum=self.minimum)
         if self.maximum is not None and value > self.maximum:
-            raise ParameterError(name, f"{value} is above the maximum {self.maximum}")
+            raise ParameterError(name, "%(value)s is above the maximum %(maximum)s",
+                                 value=value, maximum=self.maximum)
         return value
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,7 +138,8 @@ class Strategy:
     def __init__(self, **params: Any) -> None:
         for key in params:
             if key not in self.parameters:
-                raise ParameterError(key, f"unknown parameter for strategy {self.name!r}")
+                raise ParameterError(key, "unknown parameter for strategy %(strategy)r",
+                                     strategy=self.name)
         self.params: dict[str, Any] = {
             key: spec.validate(key, params.get(key, spec.default))
             for key, spec in self.parameters.items()

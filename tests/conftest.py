@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 from django.test import override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from hypothesis import settings as hypothesis_settings
 
 from tests.fake_binance import INTERVAL_MS, klines_handler, oversold_candles
@@ -97,6 +97,13 @@ def test_settings():
         overrides["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with override_settings(**overrides):
         yield
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    # A request in Portuguese leaves pt-BR active in its thread (LocaleMiddleware sets it per
+    # request, never back): every test starts in the default language, as a fresh process does.
+    translation.deactivate()
 
 
 # ---- factories ----

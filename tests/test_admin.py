@@ -67,3 +67,21 @@ def test_analysis_requests_are_read_only_in_admin(admin_client):
     page = admin_client.get(f"/admin/signals/analysisrequest/{analysis.pk}/change/")
     assert page.status_code == 200
     assert b'name="asset"' not in page.content
+
+
+def test_the_admin_speaks_portuguese_to_a_portuguese_browser(admin_client, signals_in_db):
+    active, closed = signals_in_db
+    portuguese = {"HTTP_ACCEPT_LANGUAGE": "pt-BR"}
+    index = admin_client.get("/admin/", **portuguese).content.decode()
+    assert "Sinais de trading" in index and "Dados de mercado" in index  # our app names
+    assert "Administração do Site" in index  # Django's own catalogue
+
+    listing = admin_client.get("/admin/signals/signal/", **portuguese).content.decode()
+    assert "Cancelar os sinais ativos selecionados" in listing
+    response = admin_client.post(
+        "/admin/signals/signal/",
+        {"action": "cancel_active", "_selected_action": [str(active.pk), str(closed.pk)]},
+        follow=True,
+        **portuguese,
+    )
+    assert "1 sinal ativo cancelado." in response.content.decode()

@@ -40,7 +40,7 @@ def random_walk_candles(timeframe_ms: int, bars: int) -> pd.DataFrame:
 def backtests_page(browser, binance, celery_worker_process, daphne_server, user):  # noqa: F811
     # Four days of 5-minute candles: the form's period starts at midnight two days ago.
     binance[("BTCUSDT", "5m")] = random_walk_candles(INTERVAL_MS["5m"], bars=4 * 288)
-    page = open_page(browser, daphne_server, user)
+    page = open_page(browser, daphne_server, user, path=None)
     page.events = []
     page.on("websocket", lambda socket: socket.on(
         "framereceived", lambda frame: page.events.append(frame)))

@@ -488,3 +488,29 @@ def test_since_without_a_timestamp_is_an_error(token, after):
         await client.disconnect()
 
     run(scenario)
+
+
+def test_errors_are_worded_in_the_connections_language(token):
+    async def scenario():
+        portuguese = await connected(
+            (b"accept-language", b"pt-BR,pt;q=0.9"), path=f"{PATH}?token={token}"
+        )
+        reply = await send(portuguese, {"action": "join", "group": "asset.btcusdt"})
+        assert reply["data"]["error"].startswith(
+            "grupo inválido 'asset.btcusdt': símbolo de ativo malformado 'btcusdt'"
+        )
+        reply = await send(portuguese, {"action": "since", "after": "ontem"})
+        assert reply["data"]["error"].startswith("'after': Não é um instante em ISO 8601")
+        await portuguese.disconnect()
+
+        # The language cookie (the switcher's choice) wins over the browser's language.
+        english = await connected(
+            (b"accept-language", b"pt-BR"),
+            (b"cookie", b"django_language=en"),
+            path=f"{PATH}?token={token}",
+        )
+        reply = await send(english, {"action": "dance"})
+        assert reply["data"]["error"] == "unknown action 'dance': use join, leave or since"
+        await english.disconnect()
+
+    run(scenario)

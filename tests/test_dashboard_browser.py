@@ -100,29 +100,31 @@ def new_page(browser, locale: str = "en-US"):
     return page
 
 
-def open_page(browser, base_url: str, user, locale: str = "en-US"):
-    """A logged-in page on the overview. The session is made here, as a login would make it:
-    the login form itself is exercised once, in the Portuguese test."""
+def open_page(browser, base_url: str, user, locale: str = "en-US", path: str | None = "/"):
+    """A logged-in page, on path unless None. The session is made here, as a login would make
+    it: the login form itself is exercised once, in the Portuguese test."""
     client = Client()
     client.force_login(user)
     page = new_page(browser, locale)
     name = settings.SESSION_COOKIE_NAME
     page.context.add_cookies([{"name": name, "value": client.cookies[name].value, "url": base_url}])
-    page.goto(f"{base_url}/")
+    if path is not None:
+        page.goto(f"{base_url}{path}")
     return page
 
 
 @pytest.fixture
 def trader_page(browser, stack, user, closed_history):
-    """Requested after the database fixtures, so the rows exist before the page loads."""
-    page = open_page(browser, stack, user)
+    """Logged in, on no page yet: each test opens the one it is about. Requested after the
+    database fixtures, so the rows exist before the page loads."""
+    page = open_page(browser, stack, user, path=None)
     yield page
     page.context.close()
 
 
 @pytest.fixture
 def staff_page(browser, stack, staff_user, closed_history):
-    page = open_page(browser, stack, staff_user)
+    page = open_page(browser, stack, staff_user, path=None)
     yield page
     page.context.close()
 
@@ -136,6 +138,57 @@ def rows(page, table="#history") -> list[str]:
     return page.locator(f"{table} tbody tr[data-id]").evaluate_all(
         "rows => rows.map(row => row.dataset.asset)"
     )
+
+
+# Every visible piece of text on the page whose contrast with what is behind it is under WCAG AA:
+# 4.5:1, or 3:1 for large text (24px, or 18.66px bold). The background is the nearest opaque
+# one up the tree, with translucent layers blended over it; disabled controls are exempt.
+LOW_CONTRAST = """() => {
+    const rgba = (css) => {
+        const parts = css.match(/[\\d.]+/g).map(Number);
+        return [parts[0], parts[1], parts[2], parts.length > 3 ? parts[3] : 1];
+    };
+    const over = (top, bottom) => [0, 1, 2].map((i) => top[i] * top[3] + bottom[i] * (1 - top[3]))
+        .concat(1);
+    const backdrop = (node) => {
+        const layers = [];
+        for (let at = node; at; at = at.parentElement) {
+            const layer = rgba(getComputedStyle(at).backgroundColor);
+            if (layer[3] > 0) layers.push(layer);
+            if (layer[3] >= 1) break;
+        }
+        return layers.reverse().reduce((below, layer) => over(layer, below), [255, 255, 255, 1]);
+    };
+    const luminance = (color) => {
+        const [r, g, b] = color.slice(0, 3).map((v) => {
+            v /= 255;
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const failures = [];
+    const checked = new Set();
+    const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (texts.nextNode()) {
+        const node = texts.currentNode.parentElement;
+        if (!texts.currentNode.textContent.trim() || checked.has(node)) continue;
+        checked.add(node);
+        if (node.closest("[hidden], .visually-hidden, script, style, :disabled")) continue;
+        const style = getComputedStyle(node);
+        if (style.visibility !== "visible" || node.getClientRects().length === 0) continue;
+        const behind = backdrop(node);
+        const ink = over(rgba(style.color), behind);
+        const [light, dark] = [luminance(ink), luminance(behind)].sort((a, b) => b - a);
+        const ratio = (light + 0.05) / (dark + 0.05);
+        const size = parseFloat(style.fontSize);
+        const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+        if (ratio < (large ? 3 : 4.5)) {
+            failures.push(`${node.tagName}.${node.className} "${node.textContent.trim()
+                .slice(0, 40)}" ${style.color} on rgb(${behind.slice(0, 3)}): ${ratio.toFixed(2)}`);
+        }
+    }
+    return failures;
+}"""
 
 
 def test_every_page_loads_without_console_errors(open_signal, staff_page, stack):
@@ -152,6 +205,41 @@ def test_every_page_loads_without_console_errors(open_signal, staff_page, stack)
         page.wait_for_selector(ready, timeout=15_000)
         page.wait_for_selector("#connection.live", timeout=15_000)
         screenshot(page, "page" + (path.rstrip("/").replace("/", "-")[:20] or "-overview"))
+        assert page.evaluate(LOW_CONTRAST) == [], path
+    assert page.problems == []
+
+
+def test_keyboard_reaches_the_pages_with_a_visible_focus(open_signal, trader_page, stack):
+    page = trader_page
+    page.goto(f"{stack}/signals/?asset=BTCUSDT")
+    page.wait_for_selector("#history tbody tr[data-id]")
+
+    # The first Tab reaches the skip link; Enter moves on to the content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+
+    # Every stop on the way to the first signal's link shows where the focus is.
+    reached = None
+    for _stop in range(60):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => {
+                const node = document.activeElement, style = getComputedStyle(node);
+                return {tag: node.tagName, name: node.name || node.textContent.trim().slice(0, 20),
+                        outline: style.outlineStyle, width: parseFloat(style.outlineWidth),
+                        inRow: Boolean(node.closest("#history tbody tr[data-id]"))};
+            }"""
+        )
+        assert focused["outline"] != "none" and focused["width"] >= 2, f"{focused}"
+        if focused["inRow"]:
+            reached = focused
+            break
+    assert reached is not None and reached["tag"] == "A", "no signal link reached by Tab"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{stack}/signals/{open_signal.pk}/")
+    page.wait_for_selector("#signal-chart[data-drawn=candles]", timeout=15_000)
     assert page.problems == []
 
 
@@ -271,6 +359,10 @@ def test_portuguese_page_shows_portuguese_text_and_formats(browser, stack, user,
         page.wait_for_url(f"{stack}/")
         assert page.get_attribute("html", "lang") == "pt-br"
         assert page.inner_text("nav.main-nav").startswith("Visão geral")
+        # The API's own messages are in Portuguese too, where the form shows them.
+        page.fill("#analysis-form input[name=asset]", "BTC USDT")
+        page.click("#analysis-form button[type=submit]")
+        page.wait_for_selector("#analysis-error:has-text('símbolo de ativo malformado')")
         page.goto(f"{stack}/signals/")
         page.wait_for_selector("#history tbody tr[data-id]")
         first = page.inner_text("#history tbody tr")
@@ -283,7 +375,17 @@ def test_portuguese_page_shows_portuguese_text_and_formats(browser, stack, user,
         assert page.inner_text('dt:has(+ dd[data-figure="win_rate"])') == "Taxa de acerto"
         assert page.inner_text('dd[data-figure="win_rate"]') == "66,7%"
         screenshot(page, "performance-pt-br")
-        assert page.problems == []
+
+        # The switcher: English from now on, on the same page, whatever the browser prefers.
+        page.click(".language-switcher button[value=en]")
+        page.wait_for_selector("html[lang=en]")
+        assert page.url == f"{stack}/performance/"
+        page.wait_for_selector("#figures dd")
+        assert page.inner_text('dd[data-figure="win_rate"]') == "66.7%"
+        assert page.inner_text("nav.main-nav").startswith("Overview")
+        # The browser logs the refused request; that 400 is the only problem.
+        assert [p for p in page.problems if "status of 400" not in p] == []
+        assert len(page.problems) == 1
     finally:
         page.context.close()
 
@@ -305,6 +407,7 @@ def test_performance_shows_missing_figures_as_a_dash(trader_page, stack):
 
 def test_requested_analysis_shows_its_signal_live_on_the_overview(trader_page, stack):
     page = trader_page
+    page.goto(f"{stack}/")
     page.wait_for_selector("#connection.live", timeout=15_000)
     page.evaluate("window.sameDocument = true")
 
@@ -332,9 +435,10 @@ def test_requested_analysis_shows_its_signal_live_on_the_overview(trader_page, s
     assert page.problems == []
 
 
-def test_dashboard_reconnects_and_catches_up_on_what_it_missed(trader_page, binance):
+def test_dashboard_reconnects_and_catches_up_on_what_it_missed(trader_page, stack, binance):
     page = trader_page
     binance[("ETHUSDT", "5m")] = binance[("BTCUSDT", "5m")]
+    page.goto(f"{stack}/")
     page.wait_for_selector("#connection.live", timeout=15_000)
 
     # The feed drops; the next retry is far off (backoff after many failed attempts).
@@ -368,9 +472,20 @@ def test_dashboard_reconnects_and_catches_up_on_what_it_missed(trader_page, bina
     assert page.problems == []
 
 
-# The browser's Notification, recorded instead of shown (headless Chromium shows none).
+# The browser's Notification and sound, recorded instead of shown and played.
 RECORD_NOTIFICATIONS = """
 window.shownNotifications = [];
+window.beeps = 0;
+window.AudioContext = class {
+    state = "running";
+    currentTime = 0;
+    destination = {};
+    resume() {}
+    createGain() { return {gain: {setValueAtTime() {}, exponentialRampToValueAtTime() {}},
+                           connect: (next) => next}; }
+    createOscillator() { return {frequency: {}, connect: (next) => next,
+                                 start: () => { window.beeps += 1; }, stop() {}}; }
+};
 window.Notification = class {
     static permission = "granted";
     static requestPermission() { return Promise.resolve("granted"); }
@@ -386,6 +501,8 @@ def test_alerts_follow_the_filters_and_are_remembered(trader_page, stack):
     page.wait_for_selector("#history-empty:not([hidden])")
     page.check("#alert-notify")
     page.wait_for_function("localStorage['botsinais.alerts.trader'].includes('BTCUSDT')")
+    page.check("#alert-sound")
+    assert page.evaluate("window.beeps") == 1  # a sample beep as it is switched on
 
     for asset in ("ETHUSDT", "BTCUSDT"):
         page.evaluate(
@@ -399,7 +516,8 @@ def test_alerts_follow_the_filters_and_are_remembered(trader_page, stack):
         )
     shown = page.evaluate("window.shownNotifications")
     assert [n["title"] for n in shown] == ["New signal: long BTCUSDT"]
+    assert page.evaluate("window.beeps") == 2  # one more, for the matching signal only
 
     page.reload()
-    assert page.is_checked("#alert-notify")
+    assert page.is_checked("#alert-notify") and page.is_checked("#alert-sound")
     assert page.problems == []

@@ -1,4 +1,5 @@
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -68,7 +69,8 @@ class BacktestViewSet(
         backtest = self.get_object()
         if not services.cancel_backtest(backtest, by=request.user):
             backtest.refresh_from_db(fields=["status"])
-            return Response({"detail": f"the backtest has already ended ({backtest.status})"},
+            ended = _("the backtest has already ended (%(status)s)") % {"status": backtest.status}
+            return Response({"detail": ended},
                             status=status.HTTP_409_CONFLICT)
         return Response({"status": "cancelled"}, status=status.HTTP_202_ACCEPTED)
 

@@ -1,6 +1,7 @@
 """GET /api/candles/?asset=BTCUSDT&timeframe=5m&limit=200: recent candles for the price chart."""
 
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -10,6 +11,7 @@ import collectors
 from botsinais.schema import ErrorSerializer
 from market import store
 from signals.api.serializers import AssetField, TimeframeField
+from signals.validation import worded
 
 COLUMNS = ["open", "high", "low", "close", "volume"]
 
@@ -41,13 +43,12 @@ class CandlesView(APIView):
         try:
             frame = store.load_candles(asset, timeframe).tail(limit)
         except collectors.UnknownSymbol as exc:
-            return Response({"asset": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"asset": [worded(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         except collectors.UnsupportedTimeframe as exc:
-            return Response({"timeframe": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"timeframe": [worded(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         except collectors.MarketDataError as exc:
-            return Response(
-                {"detail": f"market data unavailable: {exc}"}, status=status.HTTP_502_BAD_GATEWAY
-            )
+            unavailable = _("market data unavailable: %(reason)s") % {"reason": worded(exc)}
+            return Response({"detail": unavailable}, status=status.HTTP_502_BAD_GATEWAY)
         rows = frame[COLUMNS].to_dict("records")
         times = (moment.isoformat() for moment in frame.index)
         return Response([{"time": time, **row} for time, row in zip(times, rows, strict=True)])

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -8,7 +9,7 @@ import collectors
 import strategies
 from calibration.api.serializers import ReliabilityBinSerializer
 from market.models import DataSource, running_data_source
-from signals import validation
+from signals import reasons, validation
 from signals.models import AnalysisRequest, Direction, Signal, StrategyConfig, Watchlist
 from signals.timestamps import parse_timestamp
 
@@ -164,7 +165,7 @@ class PeriodQuerySerializer(serializers.Serializer):
         end = attrs.get("to") or timezone.now()
         start = attrs.get("from") or end - timedelta(days=30)
         if start > end:
-            raise serializers.ValidationError({"from": "must not be after 'to'."})
+            raise serializers.ValidationError({"from": _("must not be after 'to'.")})
         return {"from": start, "to": end}
 
 
@@ -285,11 +286,10 @@ class StrategySerializer(serializers.Serializer):
     )
 
     def to_representation(self, strategy_class):
-        doc = (strategy_class.__doc__ or "").strip()
         return {
             "name": strategy_class.name,
-            "description": doc.splitlines()[0] if doc else "",
-            "parameters": strategy_class.schema(),
+            "description": reasons.summary(strategy_class),
+            "parameters": reasons.translated_schema(strategy_class),
         }
 
 
