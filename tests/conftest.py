@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import socket
 import subprocess
@@ -5,25 +6,36 @@ import sys
 import time
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
+from types import ModuleType
+from unittest import mock
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
+from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from collectors import http
 from tests.fake_binance import INTERVAL_MS, klines_handler, oversold_candles
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-# CI replays the same examples every run, so a red CI is reproducible; locally they vary.
-hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
-if IN_CI:
-    hypothesis_settings.load_profile("ci")
+# No deadline and no too-slow check: on a shared machine any example is slow now and then, and
+# these tests check results, never timing. CI replays the same examples every run, so a red CI
+# is reproducible; locally they vary.
+hypothesis_settings.register_profile(
+    "dev", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile(
+    "ci", hypothesis_settings.get_profile("dev"), derandomize=True, print_blob=True
+)
+hypothesis_settings.load_profile("ci" if IN_CI else "dev")
 
 
 # ---- which real services the integration pass can reach ----
@@ -97,6 +109,36 @@ def test_settings():
         overrides["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with override_settings(**overrides):
         yield
+
+
+@pytest.fixture(autouse=True)
+def no_http_backoff(monkeypatch):
+    """The collectors' HTTP sessions still retry, without sleeping between tries.
+
+    urllib3 sleeps 0.5 s, 1 s, 2 s before its retries, even after a 503 with Retry-After: 0.
+    """
+    monkeypatch.setattr(http, "make_session", partial(http.make_session, backoff_factor=0))
+
+
+# ---- the settings module read from a given environment ----
+
+# The real stack's variables: a settings module is read without them unless a test names them.
+STACK_VARIABLES = ("DATABASE_", "CELERY_BROKER_URL", "REDIS_URL", "MARKET_DATA_MODE")
+
+
+def settings_from_environment(**env_vars: str) -> ModuleType:
+    """botsinais/settings.py run afresh in this process with env_vars set, as a process starting
+    with that environment reads it; ImproperlyConfigured propagates. Starting a process to
+    read them costs half a second of CPU each."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(STACK_VARIABLES)}
+    environment.update(DJANGO_READ_ENV_FILE="false", **env_vars)
+    spec = importlib.util.spec_from_file_location(
+        "settings_under_test", ROOT / "botsinais" / "settings.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    with mock.patch.dict(os.environ, environment, clear=True):
+        spec.loader.exec_module(module)
+    return module
 
 
 # ---- factories ----
