@@ -176,8 +176,12 @@ def test_handshake_without_an_origin_is_refused(token):
 
 def test_only_the_signals_path_is_routed(token):
     async def scenario():
+        # The router fails at once; connect() would first wait out its 1 s handshake timeout.
+        communicator = WebsocketCommunicator(
+            application, f"/ws/other/?token={token}", headers=[ORIGIN]
+        )
         with pytest.raises(ValueError, match="No route found"):
-            await connect(path=f"/ws/other/?token={token}")
+            await communicator.wait(timeout=30)
 
     run(scenario)
 
