@@ -57,7 +57,9 @@ async def connect(*headers, path=PATH, origin=ORIGIN):
     communicator = WebsocketCommunicator(
         application, path, headers=[h for h in (origin, *headers) if h]
     )
-    connected, _ = await communicator.connect()
+    # Not the default 1 s: the handshake looks the user up in a thread, which a loaded machine
+    # can delay past that (a refused handshake still answers at once).
+    connected, _ = await communicator.connect(timeout=10)
     return communicator, connected
 
 
