@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 from rest_framework.authtoken.models import Token
 
 from botsinais.asgi import application
+from tests.conftest import settings_from_environment
 from tests.test_settings import start_django
 
 PRODUCTION = {
@@ -28,22 +29,17 @@ def test_check_deploy_is_clean_with_production_settings():
 
 
 def test_https_can_be_turned_off_for_plain_http_and_a_proxy_header_named():
-    show = (
-        "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, "
-        "s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
-        "s.SECURE_PROXY_SSL_HEADER, sep='|')"
-    )
     # The defaults are the secure values: check --deploy above is clean with them.
-    plain = start_django(
-        "shell",
-        "-c",
-        show,
-        DJANGO_HTTPS="false",
-        DJANGO_SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto=https",
-        **PRODUCTION,
+    plain = settings_from_environment(
+        DJANGO_HTTPS="false", DJANGO_SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto=https", **PRODUCTION
     )
-    expected = "False|0|False|False|('HTTP_X_FORWARDED_PROTO', 'https')"
-    assert plain.stdout.strip().splitlines()[-1] == expected
+    assert (
+        plain.SECURE_SSL_REDIRECT,
+        plain.SECURE_HSTS_SECONDS,
+        plain.SESSION_COOKIE_SECURE,
+        plain.CSRF_COOKIE_SECURE,
+        plain.SECURE_PROXY_SSL_HEADER,
+    ) == (False, 0, False, False, ("HTTP_X_FORWARDED_PROTO", "https"))
 
 
 @pytest.mark.django_db(transaction=True)

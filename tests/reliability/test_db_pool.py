@@ -6,48 +6,31 @@ concurrent POSTs to request-analysis must each end in 202 (the row is stored) or
 with Retry-After, never a 500, and no refused request may leave a row behind.
 """
 
-import os
-import subprocess
-import sys
 import threading
 
 import pytest
 import requests
+from django.core.exceptions import ImproperlyConfigured
 
-from tests.conftest import ROOT, running_daphne, subprocess_env
+from tests.conftest import running_daphne, settings_from_environment, subprocess_env
 
 CONCURRENT_POSTS = 60
 
 
-def settings_in_a_fresh_process(**env_vars) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
-    env.update(DJANGO_READ_ENV_FILE="false", DJANGO_SETTINGS_MODULE="botsinais.settings")
-    env.update(env_vars)
-    code = (
-        "from django.conf import settings as s; d = s.DATABASES['default']; "
-        "print(d['CONN_MAX_AGE'], d.get('OPTIONS', {}).get('pool'))"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-
-
 def test_postgresql_gets_a_bounded_pool_from_the_environment():
-    result = settings_in_a_fresh_process(
+    database = settings_from_environment(
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/x",
         DATABASE_POOL_MAX_SIZE="7",
         DATABASE_POOL_TIMEOUT="0.5",
-    )
-    assert result.returncode == 0, result.stderr
-    conn_max_age, pool = result.stdout.split(" ", 1)
-    assert conn_max_age == "0"  # Django refuses persistent connections with a pool
-    assert "'max_size': 7" in pool and "'timeout': 0.5" in pool
+    ).DATABASES["default"]
+    assert database["CONN_MAX_AGE"] == 0  # Django refuses persistent connections with a pool
+    pool = database["OPTIONS"]["pool"]
+    assert (pool["max_size"], pool["timeout"]) == (7, 0.5)
 
 
 def test_sqlite_has_no_pool(tmp_path):
-    result = settings_in_a_fresh_process(DATA_DIR=str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[1] == "None"
+    database = settings_from_environment(DATA_DIR=str(tmp_path)).DATABASES["default"]
+    assert database["ENGINE"].endswith("sqlite3") and "pool" not in database["OPTIONS"]
 
 
 @pytest.mark.parametrize(
@@ -59,11 +42,8 @@ def test_sqlite_has_no_pool(tmp_path):
     ],
 )
 def test_a_pool_setting_that_cannot_work_stops_start_up(env_vars, named):
-    result = settings_in_a_fresh_process(
-        DATABASE_URL="postgres://postgres@127.0.0.1:5432/x", **env_vars
-    )
-    assert result.returncode != 0
-    assert named in result.stderr
+    with pytest.raises(ImproperlyConfigured, match=named):
+        settings_from_environment(DATABASE_URL="postgres://postgres@127.0.0.1:5432/x", **env_vars)
 
 
 @pytest.fixture
