@@ -6,106 +6,324 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backtests', '0001_initial'),
+        ("backtests", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='GridRun',
+            name="GridRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('strategy', models.CharField(max_length=50)),
-                ('parameters', models.JSONField(default=dict, help_text='Base parameters, defaults included.')),
-                ('grid', models.JSONField(default=dict, help_text="Each varied parameter's values.")),
-                ('asset', models.CharField(max_length=20)),
-                ('timeframe', models.CharField(max_length=4)),
-                ('start', models.DateTimeField(help_text='First bar opening at or after this moment (UTC).')),
-                ('end', models.DateTimeField(help_text='Bars opening before this moment (UTC).')),
-                ('mode', models.CharField(choices=[('every_signal', 'every_signal'), ('one_position', 'one_position')], default='one_position', max_length=12)),
-                ('fee_percent', models.FloatField(help_text='Charged on entry and on exit.')),
-                ('metric', models.CharField(help_text='The statistic sets are ranked by.', max_length=40)),
-                ('minimum_trades', models.PositiveIntegerField(help_text='Fewer trades: not ranked.')),
-                ('source', models.CharField(blank=True, help_text="The candles' data source.", max_length=8)),
-                ('candles', models.PositiveIntegerField(default=0, help_text='Candles in the period.')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=9)),
-                ('error', models.TextField(blank=True, help_text='Why it failed or was cancelled, or which chunks failed.')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('set_count', models.PositiveIntegerField(help_text='Parameter sets in the grid.')),
-                ('refused', models.PositiveIntegerField(default=0, help_text="Combinations the strategy's own rules refused.")),
-                ('sets_done', models.PositiveIntegerField(default=0)),
-                ('chunk_count', models.PositiveIntegerField(default=0)),
-                ('results', models.JSONField(blank=True, default=list, editable=False, help_text='Every set in grid order: parameters (varied), signals, statistics.')),
-                ('ranking', models.JSONField(blank=True, default=list, editable=False, help_text='Indexes into results, best first.')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("strategy", models.CharField(max_length=50)),
+                (
+                    "parameters",
+                    models.JSONField(default=dict, help_text="Base parameters, defaults included."),
+                ),
+                (
+                    "grid",
+                    models.JSONField(default=dict, help_text="Each varied parameter's values."),
+                ),
+                ("asset", models.CharField(max_length=20)),
+                ("timeframe", models.CharField(max_length=4)),
+                (
+                    "start",
+                    models.DateTimeField(
+                        help_text="First bar opening at or after this moment (UTC)."
+                    ),
+                ),
+                ("end", models.DateTimeField(help_text="Bars opening before this moment (UTC).")),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[
+                            ("every_signal", "every_signal"),
+                            ("one_position", "one_position"),
+                        ],
+                        default="one_position",
+                        max_length=12,
+                    ),
+                ),
+                ("fee_percent", models.FloatField(help_text="Charged on entry and on exit.")),
+                (
+                    "metric",
+                    models.CharField(help_text="The statistic sets are ranked by.", max_length=40),
+                ),
+                (
+                    "minimum_trades",
+                    models.PositiveIntegerField(help_text="Fewer trades: not ranked."),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        blank=True, help_text="The candles' data source.", max_length=8
+                    ),
+                ),
+                (
+                    "candles",
+                    models.PositiveIntegerField(default=0, help_text="Candles in the period."),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=9,
+                    ),
+                ),
+                (
+                    "error",
+                    models.TextField(
+                        blank=True,
+                        help_text="Why it failed or was cancelled, or which chunks failed.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("set_count", models.PositiveIntegerField(help_text="Parameter sets in the grid.")),
+                (
+                    "refused",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Combinations the strategy's own rules refused."
+                    ),
+                ),
+                ("sets_done", models.PositiveIntegerField(default=0)),
+                ("chunk_count", models.PositiveIntegerField(default=0)),
+                (
+                    "results",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        editable=False,
+                        help_text="Every set in grid order: parameters (varied), signals, statistics.",
+                    ),
+                ),
+                (
+                    "ranking",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        editable=False,
+                        help_text="Indexes into results, best first.",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'abstract': False,
+                "ordering": ["-created_at", "-id"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='WalkForward',
+            name="WalkForward",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('strategy', models.CharField(max_length=50)),
-                ('parameters', models.JSONField(default=dict, help_text='Base parameters, defaults included.')),
-                ('grid', models.JSONField(default=dict, help_text="Each varied parameter's values.")),
-                ('asset', models.CharField(max_length=20)),
-                ('timeframe', models.CharField(max_length=4)),
-                ('start', models.DateTimeField(help_text='First bar opening at or after this moment (UTC).')),
-                ('end', models.DateTimeField(help_text='Bars opening before this moment (UTC).')),
-                ('mode', models.CharField(choices=[('every_signal', 'every_signal'), ('one_position', 'one_position')], default='one_position', max_length=12)),
-                ('fee_percent', models.FloatField(help_text='Charged on entry and on exit.')),
-                ('metric', models.CharField(help_text='The statistic sets are ranked by.', max_length=40)),
-                ('minimum_trades', models.PositiveIntegerField(help_text='Fewer trades: not ranked.')),
-                ('source', models.CharField(blank=True, help_text="The candles' data source.", max_length=8)),
-                ('candles', models.PositiveIntegerField(default=0, help_text='Candles in the period.')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=9)),
-                ('error', models.TextField(blank=True, help_text='Why it failed or was cancelled, or which chunks failed.')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('train_bars', models.PositiveIntegerField()),
-                ('test_bars', models.PositiveIntegerField()),
-                ('embargo_bars', models.PositiveIntegerField(help_text='Bars between a training window and its test window (>= expiry_bars).')),
-                ('anchored', models.BooleanField(default=False, help_text='Training windows all start at the first bar (else they roll).')),
-                ('progress', models.FloatField(default=0.0, help_text='0 to 1.')),
-                ('windows', models.JSONField(blank=True, default=list, editable=False, help_text='Per window: bounds, chosen parameters, figures.')),
-                ('in_sample', models.JSONField(blank=True, editable=False, null=True)),
-                ('out_of_sample', models.JSONField(blank=True, editable=False, null=True)),
-                ('trade_count', models.PositiveIntegerField(default=0)),
-                ('trades_blob', models.BinaryField(blank=True, help_text='zlib JSON of the out-of-sample trades.', null=True)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("strategy", models.CharField(max_length=50)),
+                (
+                    "parameters",
+                    models.JSONField(default=dict, help_text="Base parameters, defaults included."),
+                ),
+                (
+                    "grid",
+                    models.JSONField(default=dict, help_text="Each varied parameter's values."),
+                ),
+                ("asset", models.CharField(max_length=20)),
+                ("timeframe", models.CharField(max_length=4)),
+                (
+                    "start",
+                    models.DateTimeField(
+                        help_text="First bar opening at or after this moment (UTC)."
+                    ),
+                ),
+                ("end", models.DateTimeField(help_text="Bars opening before this moment (UTC).")),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[
+                            ("every_signal", "every_signal"),
+                            ("one_position", "one_position"),
+                        ],
+                        default="one_position",
+                        max_length=12,
+                    ),
+                ),
+                ("fee_percent", models.FloatField(help_text="Charged on entry and on exit.")),
+                (
+                    "metric",
+                    models.CharField(help_text="The statistic sets are ranked by.", max_length=40),
+                ),
+                (
+                    "minimum_trades",
+                    models.PositiveIntegerField(help_text="Fewer trades: not ranked."),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        blank=True, help_text="The candles' data source.", max_length=8
+                    ),
+                ),
+                (
+                    "candles",
+                    models.PositiveIntegerField(default=0, help_text="Candles in the period."),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=9,
+                    ),
+                ),
+                (
+                    "error",
+                    models.TextField(
+                        blank=True,
+                        help_text="Why it failed or was cancelled, or which chunks failed.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("train_bars", models.PositiveIntegerField()),
+                ("test_bars", models.PositiveIntegerField()),
+                (
+                    "embargo_bars",
+                    models.PositiveIntegerField(
+                        help_text="Bars between a training window and its test window (>= expiry_bars)."
+                    ),
+                ),
+                (
+                    "anchored",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Training windows all start at the first bar (else they roll).",
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0, help_text="0 to 1.")),
+                (
+                    "windows",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        editable=False,
+                        help_text="Per window: bounds, chosen parameters, figures.",
+                    ),
+                ),
+                ("in_sample", models.JSONField(blank=True, editable=False, null=True)),
+                ("out_of_sample", models.JSONField(blank=True, editable=False, null=True)),
+                ("trade_count", models.PositiveIntegerField(default=0)),
+                (
+                    "trades_blob",
+                    models.BinaryField(
+                        blank=True, help_text="zlib JSON of the out-of-sample trades.", null=True
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'abstract': False,
+                "ordering": ["-created_at", "-id"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='GridChunk',
+            name="GridChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('first_set', models.PositiveIntegerField(help_text="Its first set's place in the grid.")),
-                ('parameter_sets', models.JSONField(help_text='Full parameter sets, in grid order.')),
-                ('task_id', models.CharField(blank=True, max_length=64)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=9)),
-                ('results', models.JSONField(blank=True, default=list, editable=False)),
-                ('error', models.TextField(blank=True)),
-                ('worker', models.CharField(blank=True, help_text='The host that ran it.', max_length=200)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('grid', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='backtests.gridrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                (
+                    "first_set",
+                    models.PositiveIntegerField(help_text="Its first set's place in the grid."),
+                ),
+                (
+                    "parameter_sets",
+                    models.JSONField(help_text="Full parameter sets, in grid order."),
+                ),
+                ("task_id", models.CharField(blank=True, max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=9,
+                    ),
+                ),
+                ("results", models.JSONField(blank=True, default=list, editable=False)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "worker",
+                    models.CharField(blank=True, help_text="The host that ran it.", max_length=200),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "grid",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chunks",
+                        to="backtests.gridrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['grid', 'number'],
-                'constraints': [models.UniqueConstraint(fields=('grid', 'number'), name='one_chunk_per_number')],
+                "ordering": ["grid", "number"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("grid", "number"), name="one_chunk_per_number")
+                ],
             },
         ),
     ]
