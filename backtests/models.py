@@ -238,7 +238,7 @@ class GridRun(ResearchRequest):
     chunk_count = models.PositiveIntegerField(default=0)
     results = models.JSONField(
         default=list, blank=True, editable=False,
-        help_text="Every set in grid order: parameters (varied), signals, statistics.")
+        help_text="Every set in grid order: varied parameters, signals, figures.")
     ranking = models.JSONField(default=list, blank=True, editable=False,
                                help_text="Indexes into results, best first.")
 
@@ -289,7 +289,7 @@ class WalkForward(ResearchRequest):
     train_bars = models.PositiveIntegerField()
     test_bars = models.PositiveIntegerField()
     embargo_bars = models.PositiveIntegerField(
-        help_text="Bars between a training window and its test window (>= expiry_bars).")
+        help_text="Bars between training and test windows (>= expiry_bars).")
     anchored = models.BooleanField(default=False, help_text="Training windows all start at the "
                                                             "first bar (else they roll).")
     progress = models.FloatField(default=0.0, help_text="0 to 1.")

@@ -109,7 +109,7 @@ class Migration(migrations.Migration):
                         blank=True,
                         default=list,
                         editable=False,
-                        help_text="Every set in grid order: parameters (varied), signals, statistics.",
+                        help_text="Every set in grid order: varied parameters, signals, figures.",
                     ),
                 ),
                 (
@@ -224,7 +224,7 @@ class Migration(migrations.Migration):
                 (
                     "embargo_bars",
                     models.PositiveIntegerField(
-                        help_text="Bars between a training window and its test window (>= expiry_bars)."
+                        help_text="Bars between training and test windows (>= expiry_bars)."
                     ),
                 ),
                 (
