@@ -269,7 +269,7 @@ class GridChunk(models.Model):
                               default=BacktestStatus.QUEUED)
     results = models.JSONField(default=list, blank=True, editable=False)
     error = models.TextField(blank=True)
-    worker = models.CharField(max_length=200, blank=True, help_text="The host that ran it.")
+    worker = models.CharField(max_length=200, blank=True, help_text="The worker that ran it.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -166,18 +166,19 @@ def start_grid(grid_id: int) -> None:
                error=f"the task queue did not take its chunks ({type(exc).__name__}); try again")
 
 
-def run_grid_chunk(chunk_id: int) -> str:
+def run_grid_chunk(chunk_id: int, worker: str = "") -> str:
     """Backtest one chunk's sets; any failure is recorded on the chunk, never raised, so the
     chord completes. Safe to run twice: only a queued chunk is claimed."""
     claimed = GridChunk.objects.filter(pk=chunk_id, status=BacktestStatus.QUEUED).update(
-        status=BacktestStatus.RUNNING, started_at=timezone.now(), worker=socket.gethostname())
+        status=BacktestStatus.RUNNING, started_at=timezone.now(),
+        worker=worker or socket.gethostname())
     if not claimed:
         # Its message came back while the chunk says running: the worker that ran it was lost.
         GridChunk.objects.filter(pk=chunk_id, status=BacktestStatus.RUNNING).update(
             status=BacktestStatus.FAILED, finished_at=timezone.now(),
             error="its worker stopped or ran out of time (BACKTEST_TIME_LIMIT)")
         return "not claimed"
-    chunk = GridChunk.objects.select_related("grid").get(pk=chunk_id)
+    chunk = GridChunk.objects.select_related("grid").get(pk=chunk_id)  # claimed: it exists
     grid = chunk.grid
 
     def count(_: grids.GridResult) -> None:

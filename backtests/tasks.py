@@ -30,9 +30,9 @@ def start_grid(grid_id: int) -> None:
 
 
 # A chord's header keeps its results (the chord counts them); the status is all it returns.
-@shared_task(ignore_result=False, **LIMITS)
-def run_grid_chunk(chunk_id: int) -> str:
-    return research.run_grid_chunk(chunk_id)
+@shared_task(bind=True, ignore_result=False, **LIMITS)
+def run_grid_chunk(self, chunk_id: int) -> str:
+    return research.run_grid_chunk(chunk_id, worker=self.request.hostname or "")
 
 
 @shared_task(**LIMITS)
