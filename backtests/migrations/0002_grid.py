@@ -306,7 +306,9 @@ class Migration(migrations.Migration):
                 ("error", models.TextField(blank=True)),
                 (
                     "worker",
-                    models.CharField(blank=True, help_text="The worker that ran it.", max_length=200),
+                    models.CharField(
+                        blank=True, help_text="The worker that ran it.", max_length=200
+                    ),
                 ),
                 ("started_at", models.DateTimeField(blank=True, null=True)),
                 ("finished_at", models.DateTimeField(blank=True, null=True)),

@@ -204,7 +204,7 @@ def test_the_command_ranks_a_grid_and_plots_its_heatmap(history, tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (("--grid", "bb_period=1:20:5"), "--grid bb_period: 1 is below the minimum 2"),
     (("--grid", "bb_period"), "--grid: expected NAME=VALUES, got 'bb_period'"),
-    (("--walk-forward",), "--walk-forward: needs a --grid"),
+    (("--walk-forward",), "--walk-forward: needs a --grid to choose from"),
     (("--grid", "bb_period=10,20", "--walk-forward", "--test-bars", "5"),
      "--train-bars: needed with --walk-forward"),
 ])
