@@ -17,7 +17,8 @@ from strategies.mean_reversion import MeanReversion
 from strategies.trend_following import TrendFollowing
 
 
-def random_walk(size: int, seed: int) -> pd.DataFrame:
+def random_walk(size: int, seed: int, freq: str = "15min",
+                start: str = "2024-01-01") -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.004, size)))
     open_ = np.r_[100.0, close[:-1]]
@@ -28,7 +29,7 @@ def random_walk(size: int, seed: int) -> pd.DataFrame:
         "low": np.minimum(open_, close) * (1 - wick[1]),
         "close": close,
         "volume": rng.lognormal(5, 0.5, size),
-    }, index=pd.date_range("2024-01-01", periods=size, freq="15min", tz="UTC"))
+    }, index=pd.date_range(start, periods=size, freq=freq, tz="UTC"))
 
 
 def test_ranges_include_their_stop_and_lists_keep_their_order():
