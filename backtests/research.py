@@ -46,7 +46,9 @@ from backtests.models import (
     json_safe,
 )
 from backtests.services import BacktestInputError, BacktestSpec, NoCandlesError, check_spec
+from collectors.timeframes import bar_index_at, first_bar_index_from
 from market import store
+from market.models import running_data_source
 from signals import retries
 from strategies import grid as grids
 from strategies import walkforward
@@ -270,27 +272,34 @@ def grid_candles(grid: GridRun) -> pd.DataFrame:
 
 def stored_period(source: str, asset: str, timeframe: str, start, end) -> pd.DataFrame:
     """The stored candles opening in [start, end)."""
-    frame = store.stored_candles(source, asset, timeframe, start=start,
-                                 end=end - timedelta(microseconds=1))
+    frame = store.stored_period_candles(source, asset, timeframe, start,
+                                        end - timedelta(microseconds=1))
     if frame.empty:
         raise NoCandlesError(f"no {source} candles for {asset} {timeframe} from {start} to {end}")
     return frame
 
 
 def prepare_candles(spec: BacktestSpec) -> tuple[str, int]:
-    """Fetch what the store lacks in the period, once; its source and stored candle count."""
-    try:
-        fetched = store.backfill(spec.asset, spec.timeframe, spec.start, now=spec.end)
-    except collectors.UnknownSymbol as exc:
-        raise BacktestInputError("asset", str(exc)) from None
-    except collectors.UnsupportedTimeframe as exc:
-        raise BacktestInputError("timeframe", str(exc)) from None
-    count = store.series_rows(fetched.source, spec.asset, spec.timeframe, spec.start,
-                              spec.end - timedelta(microseconds=1)).count()
+    """Fetch what the store lacks in the period, once; its source and stored candle count.
+    A period already complete in the store costs one count, not one per backfill page."""
+    source = running_data_source()
+    before_end = spec.end - timedelta(microseconds=1)
+    expected = (bar_index_at(spec.end, spec.timeframe)
+                - first_bar_index_from(spec.start, spec.timeframe))
+    count = store.series_rows(source, spec.asset, spec.timeframe, spec.start, before_end).count()
+    if count < expected:
+        try:
+            source = store.backfill(spec.asset, spec.timeframe, spec.start, now=spec.end).source
+        except collectors.UnknownSymbol as exc:
+            raise BacktestInputError("asset", str(exc)) from None
+        except collectors.UnsupportedTimeframe as exc:
+            raise BacktestInputError("timeframe", str(exc)) from None
+        count = store.series_rows(source, spec.asset, spec.timeframe, spec.start,
+                                  before_end).count()
     if not count:
-        raise NoCandlesError(f"no {fetched.source} candles for {spec.asset} {spec.timeframe} "
+        raise NoCandlesError(f"no {source} candles for {spec.asset} {spec.timeframe} "
                              f"from {spec.start.isoformat()} to {spec.end.isoformat()}")
-    return fetched.source, count
+    return source, count
 
 
 # ---- walk-forward tests ----

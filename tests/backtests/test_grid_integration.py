@@ -82,3 +82,13 @@ def test_cancelling_a_grid_revokes_its_pending_chunks(
     assert not GridChunk.objects.filter(task_id__in=pending).exclude(started_at=None).exists()
     grid = GridRun.objects.get(pk=grid_id)
     assert grid.status == BacktestStatus.CANCELLED and grid.sets_done < grid.set_count
+
+
+def test_a_long_period_reads_the_same_candles_as_the_orm(minutes):
+    end = START + pd.Timedelta(minutes=BARS)
+    fast = store.stored_period_candles("live", "BTCUSDT", "1m", START, end)
+    pd.testing.assert_frame_equal(fast, store.stored_candles("live", "BTCUSDT", "1m",
+                                                             start=START, end=end))
+    assert fast.attrs["source"] == "live" and len(fast) == BARS
+    empty = store.stored_period_candles("live", "ETHUSDT", "1m", START, end)
+    assert empty.empty and empty.attrs["source"] == "live"
