@@ -212,3 +212,16 @@ def test_bad_grid_input_names_the_flag(args, message):
     with pytest.raises(CommandError) as error:
         command(*args)
     assert str(error.value) == message and error.value.returncode == 2
+
+
+def test_the_research_page_renders_with_the_urls_its_script_reads(client, user):
+    assert client.get("/backtests/research/").status_code == 302  # a login first
+    client.force_login(user)
+    response = client.get("/backtests/research/")
+    assert response.status_code == 200
+    assert response.context["config"]["research_urls"] == {
+        "grids": "/api/backtests/grids/", "walk_forward": "/api/backtests/walk-forward/"}
+    page = response.content.decode()
+    assert "signals/research.js" in page and 'name="grid"' in page
+    assert '<option selected>expectancy_r</option>' in page
+    assert '<a href="/backtests/research/" aria-current="page">Research</a>' in page
