@@ -322,6 +322,14 @@ def check_walk_forward(*, train_bars: Any, test_bars: Any, embargo_bars: Any = N
                                               expiry_bars=expiry)
     except ParameterError as exc:
         raise BacktestInputError(exc.parameter, exc.reason) from None
+    backtest = spec.backtest
+    bars = (backtest.end - backtest.start).total_seconds() / collectors.timeframe_seconds(
+        backtest.timeframe)
+    if bars <= plan.train_bars + plan.embargo_bars:
+        raise BacktestInputError(
+            "train_bars", f"the period holds about {bars:,.0f} {backtest.timeframe} bars: no "
+                          f"test window after {plan.train_bars} training and "
+                          f"{plan.embargo_bars} embargo bars")
     return WalkForwardSpec(research=spec, windows=plan)
 
 

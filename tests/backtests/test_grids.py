@@ -174,6 +174,12 @@ def test_an_embargo_shorter_than_the_expiry_is_a_400(api_client):
     response = api_client.post("/api/backtests/walk-forward/", body, format="json")
     assert response.status_code == 400
     assert "expiry_bars (24)" in response.json()["embargo_bars"][0]
+    too_long = api_client.post("/api/backtests/walk-forward/",
+                               {**GRID_REQUEST, "train_bars": 450, "test_bars": 10},
+                               format="json")
+    assert too_long.status_code == 400
+    assert "no test window after 450 training and 48 embargo bars" in \
+        too_long.json()["train_bars"][0]
     assert not WalkForward.objects.exists()
 
 
