@@ -232,7 +232,7 @@ def celery_worker(httpserver, name: str, log_name: str):
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for_worker(app, worker)
+        wait_for_worker(app, worker, name=f"{name}@{socket.gethostname()}")
         yield worker
     finally:
         worker.terminate()
@@ -243,12 +243,13 @@ def celery_worker(httpserver, name: str, log_name: str):
         log.close()
 
 
-def wait_for_worker(app, worker, timeout: float = 60) -> None:
+def wait_for_worker(app, worker, timeout: float = 60, name: str | None = None) -> None:
+    """Until the worker answers a ping (the one called name, when another one runs too)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"celery worker exited with {worker.returncode}")
-        if app.control.ping(timeout=1):
+        if app.control.ping(timeout=1, destination=[name] if name else None):
             return
     raise RuntimeError("celery worker did not answer a ping in time")
 
