@@ -231,3 +231,14 @@ def test_the_research_page_renders_with_the_urls_its_script_reads(client, user):
     assert "signals/research.js" in page and 'name="grid"' in page
     assert '<option selected>expectancy_r</option>' in page
     assert '<a href="/backtests/research/" aria-current="page">Research</a>' in page
+
+
+def test_the_admin_lists_grids_and_cancels_them(admin_client, api_client, history):
+    accepted = api_client.post("/api/backtests/grids/", GRID_REQUEST, format="json").json()
+    assert admin_client.get("/admin/backtests/gridrun/").status_code == 200
+    assert admin_client.get(f"/admin/backtests/gridrun/{accepted['id']}/change/").status_code \
+        == 200
+    assert admin_client.get("/admin/backtests/walkforward/").status_code == 200
+    admin_client.post("/admin/backtests/gridrun/", {"action": "cancel_unfinished",
+                                                    "_selected_action": [accepted["id"]]})
+    assert GridRun.objects.get(pk=accepted["id"]).status == BacktestStatus.CANCELLED
