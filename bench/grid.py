@@ -17,6 +17,9 @@ one position at a time) over 1,000,000 one-minute bars of one asset (a random wa
   counts differ a little for that reason. Timed from the prices in memory to the figures.
 - ours, one process: strategies.grid.evaluate_grid on the same frame in memory: every figure
   of strategies/stats.py per set (the timing reference for what the workers add).
+- CPU check: the same grid split over two plain forked processes (no Celery, no database):
+  what a second process can gain on this machine at the time; on a busy or single-core
+  machine it gains nothing, and neither can a second worker.
 - ours on 1 and on 2 workers: POST-equivalent request (backtests.research.request_grid) to the
   grid's completion, with real celery worker processes (solo pool, one task at a time, one
   numba thread) on RabbitMQ and the chord's results in Redis: the period's completeness check,
@@ -143,6 +146,34 @@ def in_process_grid(frame: pd.DataFrame) -> tuple[int, list]:
     return sum(result.statistics["trades"] for result in results), results
 
 
+def _evaluate_half(half: int) -> float:
+    """Half of the grid on the frame in memory (a forked child of in_process_halves)."""
+    from strategies import grid as grids
+
+    spec, frame = _HALVES
+    sets = spec.grid.parameter_sets
+    sets = sets[:len(sets) // 2] if half == 0 else sets[len(sets) // 2:]
+    started = time.perf_counter()
+    grids.evaluate_grid(type(spec.backtest.strategy), sets, frame, varied=spec.grid.varied,
+                        mode="one_position", timeframe_seconds=60)
+    return time.perf_counter() - started
+
+
+_HALVES: tuple = ()
+
+
+def in_process_halves(frame: pd.DataFrame) -> tuple[int, None]:
+    """The CPU check: the grid split over two plain forked processes, no Celery, no database.
+    What two processes can gain on this machine at all, right now."""
+    global _HALVES
+    from multiprocessing import get_context
+
+    _HALVES = (grid_spec(frame), frame)
+    with get_context("fork").Pool(2) as pool:
+        pool.map(_evaluate_half, [0, 1])
+    return 0, None
+
+
 def worker_grid(spec) -> tuple[int, list]:
     """Request the grid and wait for the chord to end; the stored results."""
     from backtests import research
@@ -226,6 +257,8 @@ def main() -> None:
     rows.append(("ours, 1 process (no Celery)", *best_of(options.repeat,
                                                          lambda: in_process_grid(frame))))
     reference = rows[-1][2][1]
+    rows.append(("CPU check: 2 plain processes", *best_of(options.repeat,
+                                                          lambda: in_process_halves(frame))))
     with tempfile.TemporaryDirectory() as logs:
         for count in (1, 2):
             workers = Workers(count, Path(logs))
@@ -241,14 +274,20 @@ def main() -> None:
 
     vectorbt_seconds = rows[0][1]
     one_worker = next(seconds for name, seconds, _ in rows if "1 worker" in name)
+    one_process = next(seconds for name, seconds, _ in rows if "1 process (no" in name)
     header = (f"{'engine':<32} {'seconds':>8} {'combos/s':>9} {'trades':>11} "
-              f"{'vs vectorbt':>12} {'vs 1 worker':>12}")
+              f"{'vs vectorbt':>12} {'vs 1 of its':>12}")
     print(header)
     print("-" * len(header))
     for name, seconds, (trades, _) in rows:
-        against_one = f"{one_worker / seconds:>11.2f}x" if "worker" in name else f"{'':>12}"
-        print(f"{name:<32} {seconds:>8.2f} {sets / seconds:>9.2f} {trades:>11,} "
+        against_one = (f"{one_worker / seconds:>11.2f}x" if "worker" in name
+                       else f"{one_process / seconds:>11.2f}x" if "plain" in name
+                       else f"{'':>12}")
+        shown = f"{trades:>11,}" if trades else f"{'-':>11}"
+        print(f"{name:<32} {seconds:>8.2f} {sets / seconds:>9.2f} {shown} "
               f"{vectorbt_seconds / seconds:>11.2f}x {against_one}")
+    print("\nvs 1 of its kind: workers against 1 worker; the CPU check against ours in 1 process "
+          "(about 2x only when two cores are free)")
 
 
 if __name__ == "__main__":
