@@ -254,7 +254,14 @@ class GridRun(ResearchRequest):
 
     @property
     def varied(self) -> list[str]:
-        return list(self.grid)
+        """The varied parameters in the strategy's schema order (jsonb keeps no key order)."""
+        import strategies
+
+        try:
+            schema = strategies.get(self.strategy).parameters
+        except strategies.UnknownStrategy:
+            return list(self.grid)
+        return [name for name in schema if name in self.grid]
 
 
 class GridChunk(models.Model):

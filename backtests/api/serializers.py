@@ -164,10 +164,12 @@ class GridRunSerializer(serializers.ModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
                                                 allow_null=True)
     progress = serializers.FloatField(read_only=True, help_text="0 to 1: sets done.")
+    varied = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                   help_text="The grid's parameters, in the schema's order.")
 
     class Meta:
         model = GridRun
-        fields = [*RESEARCH_FIELDS, "set_count", "sets_done", "refused", "chunk_count"]
+        fields = [*RESEARCH_FIELDS, "varied", "set_count", "sets_done", "refused", "chunk_count"]
         read_only_fields = fields
 
 

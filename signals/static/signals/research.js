@@ -149,7 +149,7 @@ function renderGrid(grid) {
     {sets: grid.set_count, done: grid.sets_done, chunks: grid.chunk_count, metric: grid.metric,
      trades: grid.minimum_trades});
   $("#grid-error").textContent = grid.error || "";
-  const varied = Object.keys(grid.grid || {});
+  const varied = grid.varied || Object.keys(grid.grid || {});
   for (const [selector, fallback] of [["#heatmap-x", 0], ["#heatmap-y", 1]]) {
     const select = $(selector);
     const before = select.value;
