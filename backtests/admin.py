@@ -6,9 +6,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from backtests import services
+from backtests import research, services
 from backtests.charts import equity_png
-from backtests.models import Backtest
+from backtests.models import Backtest, GridRun, WalkForward
 
 
 @admin.register(Backtest)
@@ -70,3 +70,49 @@ class BacktestAdmin(admin.ModelAdmin):
         cancelled = ngettext("%(count)d backtest cancelled.", "%(count)d backtests cancelled.",
                              count) % {"count": count}
         self.message_user(request, cancelled, messages.SUCCESS)
+
+
+@admin.register(GridRun)
+class GridRunAdmin(admin.ModelAdmin):
+    """Grids are asked for through the API or the command; here they are read, and cancelled."""
+
+    list_display = ["id", "strategy", "asset", "timeframe", "status", "set_count", "sets_done",
+                    "chunk_count", "requested_by", "created_at", "finished_at"]
+    list_filter = ["status", "strategy", "timeframe"]
+    search_fields = ["asset", "strategy", "requested_by__username"]
+    list_select_related = ["requested_by"]
+    exclude = ["results", "ranking"]
+    actions = ["cancel_unfinished"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in GridRun._meta.fields if field.name not in self.exclude]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("results")
+
+    @admin.action(description=_("Cancel selected queued or running grids"))
+    def cancel_unfinished(self, request, queryset):
+        count = sum(research.cancel_grid(grid, by=request.user) for grid in queryset)
+        cancelled = ngettext("%(count)d grid cancelled.", "%(count)d grids cancelled.",
+                             count) % {"count": count}
+        self.message_user(request, cancelled, messages.SUCCESS)
+
+
+@admin.register(WalkForward)
+class WalkForwardAdmin(admin.ModelAdmin):
+    list_display = ["id", "strategy", "asset", "timeframe", "status", "progress", "train_bars",
+                    "test_bars", "embargo_bars", "anchored", "trade_count", "created_at"]
+    list_filter = ["status", "strategy", "timeframe", "anchored"]
+    search_fields = ["asset", "strategy", "requested_by__username"]
+    list_select_related = ["requested_by"]
+    exclude = ["trades_blob", "windows"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in WalkForward._meta.fields
+                if field.name not in self.exclude]
+
+    def has_add_permission(self, request):
+        return False

@@ -183,3 +183,137 @@ def sampled_equity(equity: pd.DataFrame, points: int = EQUITY_POINTS) -> list[di
     drawdowns = equity["drawdown_percent"].to_numpy()[rows]
     return [{"time": time.isoformat(), "equity": finite(value), "drawdown_percent": finite(fall)}
             for time, value, fall in zip(times, values, drawdowns, strict=True)]
+
+
+# ---- research at scale: parameter grids and walk-forward tests (strategies/grid.py) ----
+
+
+class ResearchRequest(models.Model):
+    """What a grid and a walk-forward share: a strategy over a period, the base parameters and
+    the grid of values to try, and how sets are ranked."""
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    strategy = models.CharField(max_length=50)
+    parameters = models.JSONField(default=dict, help_text="Base parameters, defaults included.")
+    grid = models.JSONField(default=dict, help_text="Each varied parameter's values.")
+    asset = models.CharField(max_length=20)
+    timeframe = models.CharField(max_length=4)
+    start = models.DateTimeField(help_text="First bar opening at or after this moment (UTC).")
+    end = models.DateTimeField(help_text="Bars opening before this moment (UTC).")
+    mode = models.CharField(max_length=12, choices=MODE_CHOICES, default=ONE_POSITION)
+    fee_percent = models.FloatField(help_text="Charged on entry and on exit.")
+    metric = models.CharField(max_length=40, help_text="The statistic sets are ranked by.")
+    minimum_trades = models.PositiveIntegerField(help_text="Fewer trades: not ranked.")
+    source = models.CharField(max_length=8, blank=True, help_text="The candles' data source.")
+    candles = models.PositiveIntegerField(default=0, help_text="Candles in the period.")
+    status = models.CharField(
+        max_length=9, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED,
+        db_index=True,
+    )
+    error = models.TextField(blank=True, help_text="Why it failed or was cancelled, or which "
+                                                   "chunks failed.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in UNFINISHED
+
+
+class GridRun(ResearchRequest):
+    """A grid run: every parameter set backtested, in chunks shared by the workers."""
+
+    set_count = models.PositiveIntegerField(help_text="Parameter sets in the grid.")
+    refused = models.PositiveIntegerField(
+        default=0, help_text="Combinations the strategy's own rules refused.")
+    sets_done = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    results = models.JSONField(
+        default=list, blank=True, editable=False,
+        help_text="Every set in grid order: varied parameters, signals, figures.")
+    ranking = models.JSONField(default=list, blank=True, editable=False,
+                               help_text="Indexes into results, best first.")
+
+    class Meta(ResearchRequest.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"grid #{self.pk} {self.strategy} {self.asset} {self.timeframe} {self.status}"
+
+    @property
+    def progress(self) -> float:
+        return round(self.sets_done / self.set_count, 4) if self.set_count else 0.0
+
+    @property
+    def varied(self) -> list[str]:
+        """The varied parameters in the strategy's schema order (jsonb keeps no key order)."""
+        import strategies
+
+        try:
+            schema = strategies.get(self.strategy).parameters
+        except strategies.UnknownStrategy:
+            return list(self.grid)
+        return [name for name in schema if name in self.grid]
+
+
+class GridChunk(models.Model):
+    """Some of a grid's parameter sets: one Celery task of the grid's chord."""
+
+    grid = models.ForeignKey(GridRun, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    first_set = models.PositiveIntegerField(help_text="Its first set's place in the grid.")
+    parameter_sets = models.JSONField(help_text="Full parameter sets, in grid order.")
+    task_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=9, choices=BacktestStatus.choices,
+                              default=BacktestStatus.QUEUED)
+    results = models.JSONField(default=list, blank=True, editable=False)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="The worker that ran it.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["grid", "number"]
+        constraints = [models.UniqueConstraint(fields=["grid", "number"],
+                                               name="one_chunk_per_number")]
+
+    def __str__(self) -> str:
+        return f"grid #{self.grid_id} chunk {self.number} {self.status}"
+
+
+class WalkForward(ResearchRequest):
+    """A walk-forward test: parameters chosen on each training window, traded on the next test
+    window only; the stitched out-of-sample trades beside the in-sample figures."""
+
+    train_bars = models.PositiveIntegerField()
+    test_bars = models.PositiveIntegerField()
+    embargo_bars = models.PositiveIntegerField(
+        help_text="Bars between training and test windows (>= expiry_bars).")
+    anchored = models.BooleanField(default=False, help_text="Training windows all start at the "
+                                                            "first bar (else they roll).")
+    progress = models.FloatField(default=0.0, help_text="0 to 1.")
+    windows = models.JSONField(default=list, blank=True, editable=False,
+                               help_text="Per window: bounds, chosen parameters, figures.")
+    in_sample = models.JSONField(null=True, blank=True, editable=False)
+    out_of_sample = models.JSONField(null=True, blank=True, editable=False)
+    trade_count = models.PositiveIntegerField(default=0)
+    trades_blob = models.BinaryField(null=True, blank=True, editable=False,
+                                     help_text="zlib JSON of the out-of-sample trades.")
+
+    class Meta(ResearchRequest.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return (f"walk-forward #{self.pk} {self.strategy} {self.asset} {self.timeframe} "
+                f"{self.status}")
+
+    def trade_table(self) -> TradeTable:
+        return TradeTable.decode(self.trades_blob)

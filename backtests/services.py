@@ -38,6 +38,7 @@ from signals import events, lifecycle, retries, timestamps
 from signals.validation import unknown_strategy, worded
 from strategies.backtest import EVERY_SIGNAL, MODES, BacktestResult, run_backtest
 from strategies.base import Param, ParameterError, Strategy, as_utc
+from strategies.grid import typed_value
 
 log = logging.getLogger(__name__)
 
@@ -227,13 +228,9 @@ def run_to_dict(run: BacktestRun) -> dict[str, Any]:
 
 def _typed(name: str, spec: Param, text: str) -> Any:
     try:
-        if spec.type is bool:
-            words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-            return words[text.lower()]
-        return spec.type(text)
-    except (KeyError, ValueError):
-        raise BacktestInputError(f"parameters.{name}",
-                              f"expected {spec.type.__name__}, got {text!r}") from None
+        return typed_value(name, spec, text)  # the grid's rule for a typed-in value
+    except ParameterError as exc:
+        raise BacktestInputError(f"parameters.{name}", exc.reason) from None
 
 
 def _moment(name: str, value: Any) -> pd.Timestamp:

@@ -317,7 +317,11 @@ SPECTACULAR_SETTINGS = {
 # Celery: without a broker, tasks run in-process (eager) right after the transaction commits.
 CELERY_TASK_ALWAYS_EAGER = not FULL_STACK
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
-CELERY_RESULT_BACKEND = None
+# Results are kept only where a chord needs them (a grid's chunks, backtests/tasks.py): in Redis
+# when there is one; without it grids run in-process (the embedded default) and need none.
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:"}
+CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -329,7 +333,7 @@ TASK_QUEUE_NAMES = {
 CELERY_TASK_DEFAULT_QUEUE = TASK_QUEUE_NAMES["maintenance"]
 CELERY_TASK_ROUTES = {
     "signals.tasks.run_analysis": {"queue": TASK_QUEUE_NAMES["analysis"]},
-    "backtests.tasks.run_backtest": {"queue": TASK_QUEUE_NAMES["backtests"]},
+    "backtests.tasks.*": {"queue": TASK_QUEUE_NAMES["backtests"]},
     # Retraining takes minutes of CPU: its own queue, so it never delays an analysis.
     "calibration.tasks.*": {"queue": TASK_QUEUE_NAMES["models"]},
     "signals.tasks.*": {"queue": TASK_QUEUE_NAMES["maintenance"]},
@@ -419,6 +423,10 @@ RETRAIN_SOFT_TIME_LIMIT = env_number("RETRAIN_SOFT_TIME_LIMIT", 1800, int, minim
 RETRAIN_TIME_LIMIT = env_number("RETRAIN_TIME_LIMIT", 1860, int, minimum=2)
 if RETRAIN_TIME_LIMIT <= RETRAIN_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured("RETRAIN_TIME_LIMIT must be greater than RETRAIN_SOFT_TIME_LIMIT")
+# Parameter grids (strategies/grid.py): the most parameter sets one grid or walk-forward may
+# hold (more is a 400), and the sets per chunk, each chunk one task a worker takes.
+BACKTEST_GRID_MAX_SETS = env_number("BACKTEST_GRID_MAX_SETS", 1000, int, minimum=1)
+BACKTEST_GRID_CHUNK_SETS = env_number("BACKTEST_GRID_CHUNK_SETS", 8, int, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -446,3 +446,38 @@ def backfill(
         range_start, range_end = bar_open_times(np.array([first, last]), timeframe)
         result.gaps = find_stored_gaps(**series, start=range_start, end=range_end)
     return result
+
+
+def stored_period_candles(
+    source: str, asset: str, timeframe: str, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """stored_candles(start=start, end=end) for long periods (a grid's 1,000,000 bars): on
+    PostgreSQL each column comes back as one bytea of packed big-endian values that numpy reads
+    at once (about 1 s for 1,000,000 bars against about 17 s for the ORM's rows); elsewhere
+    stored_candles itself."""
+    if connection.vendor != "postgresql":
+        return stored_candles(source, asset, timeframe, start=start, end=end)
+    # No ORDER BY: one sort per aggregate costs more than numpy's sort of the times after.
+    packed = ", ".join(f"string_agg(float8send({column}), '')" for column in COLUMNS)
+    query = (
+        "SELECT string_agg(int8send((extract(epoch FROM open_time) * 1000000)::bigint), ''), "
+        f"{packed} FROM {Candle._meta.db_table} WHERE source = %s AND asset = %s "
+        "AND timeframe = %s AND open_time >= %s AND open_time <= %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, [source, asset, timeframe, start, end])
+        times, *columns = cursor.fetchone()
+    if times is None:
+        frame = empty_candles()
+    else:
+        epoch_us = np.frombuffer(bytes(times), dtype=">i8").astype(np.int64)
+        order = np.argsort(epoch_us, kind="stable")
+        frame = pd.DataFrame(
+            {name: np.frombuffer(bytes(packed_column), dtype=">f8")[order].astype(np.float64)
+             for name, packed_column in zip(COLUMNS, columns, strict=True)},
+            index=pd.DatetimeIndex(pd.to_datetime(epoch_us[order], unit="us", utc=True),
+                                   name="open_time").as_unit("ns"),
+        )
+        frame.attrs["rejected"] = 0
+    frame.attrs["source"] = source
+    return frame

@@ -9,5 +9,6 @@ urlpatterns = [
     path("performance/", views.performance_page, name="performance-page"),
     path("backtests/", views.backtests_page, name="backtests-page"),
     path("backtests/<int:backtest_id>/", views.backtests_page, name="backtest-page"),
+    path("backtests/research/", views.research_page, name="research-page"),
     path("strategies/", views.strategies_page, name="strategies-page"),
 ]

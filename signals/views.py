@@ -19,6 +19,7 @@ from signals.api.views import SignalViewSet
 from signals.events import BACKTEST_COMPLETED, BACKTEST_FAILED, BACKTEST_PROGRESS
 from signals.models import AnalysisRequest, Signal
 from signals.routing import SIGNALS_WS_PATH
+from strategies import grid as grids
 from strategies.backtest import MODES as BACKTEST_MODES
 
 # The backtests API (backtests/api, docs in /api/docs/); its routes live in the backtests app.
@@ -230,3 +231,20 @@ def backtests_page(request, backtest_id: int | None = None):
                        "page": reverse("backtests-page"),
                        "detail_page": reverse("backtest-page", args=[0])},
     )
+
+
+@login_required
+def research_page(request):
+    """Parameter grids (ranking and heatmap) and walk-forward tests (in- against out-of-sample
+    per window), asked for and read through /api/backtests/grids/ and /walk-forward/."""
+    context = {
+        "strategies": list(strategies.available()),
+        "timeframes": list(collectors.TIMEFRAMES),
+        "modes": [(mode, VALUE_LABELS.get(mode, mode)) for mode in BACKTEST_MODES],
+        "metrics": grids.ranked_metrics(),
+        "default_metric": grids.DEFAULT_METRIC,
+        "default_minimum_trades": grids.DEFAULT_MINIMUM_TRADES,
+    }
+    return render_page(request, "signals/research.html", context,
+                       research_urls={"grids": f"{BACKTESTS_API_PATH}grids/",
+                                      "walk_forward": f"{BACKTESTS_API_PATH}walk-forward/"})

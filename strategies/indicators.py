@@ -33,8 +33,11 @@ cent; here only exact zeros count as zero.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -625,3 +628,41 @@ def _zscore_kernel(prices, period, out):  # pragma: no cover (compiled)
 def volume_average(volume: Values, period: int = 20) -> Values:
     """Simple average volume of the last `period` bars including this one."""
     return sma(volume, period)
+
+
+# ---- sharing results between strategies evaluated on the same prices (strategies/grid.py) ----
+
+# The results in use, when a grid evaluates many parameter sets on one frame; None otherwise.
+_shared_results: ContextVar[SharedResults | None] = ContextVar("shared_results", default=None)
+
+
+class SharedResults(Protocol):
+    def get(self, function: Callable[..., Any], args: tuple, kwargs: dict) -> Any: ...
+
+
+@contextmanager
+def sharing_results(results: SharedResults) -> Iterator[None]:
+    """Within this block every public indicator asks `results` first (per thread/context)."""
+    token = _shared_results.set(results)
+    try:
+        yield
+    finally:
+        _shared_results.reset(token)
+
+
+def _shareable(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def shared(*args: Any, **kwargs: Any) -> Any:
+        results = _shared_results.get()
+        if results is None:
+            return function(*args, **kwargs)
+        return results.get(function, args, kwargs)
+
+    return shared
+
+
+# Wrapped here, once, rather than decorated one by one: the indicators above stay as they are.
+for _name in ("sma", "ema", "rsi", "macd", "bollinger", "true_range", "atr", "donchian", "adx",
+              "stochastic", "vwap", "zscore", "volume_average"):
+    globals()[_name] = _shareable(globals()[_name])
+del _name

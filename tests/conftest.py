@@ -276,11 +276,21 @@ def celery_worker_process(django_db_setup, make_httpserver):
     from botsinais.celery import app
 
     app.control.purge()  # messages left by an earlier, interrupted run
+    with celery_worker(make_httpserver, f"pytest-{os.getpid()}", "celery-worker.log") as worker:
+        yield worker
+
+
+@contextmanager
+def celery_worker(httpserver, name: str, log_name: str):
+    """A real Celery worker process on every queue (4 threads), reading the Binance stand-in;
+    stopped on leaving. A second one (another name) shares the queues with the first."""
+    from botsinais.celery import app
+
     env = subprocess_env(
-        MARKET_DATA_MODE="live", BINANCE_BASE_URL=make_httpserver.url_for("").rstrip("/")
+        MARKET_DATA_MODE="live", BINANCE_BASE_URL=httpserver.url_for("").rstrip("/")
     )
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "celery-worker.log", "w")
+    log = open(ARTIFACTS / log_name, "w")
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -300,7 +310,7 @@ def celery_worker_process(django_db_setup, make_httpserver):
             "--without-gossip",
             "--without-mingle",
             "-n",
-            f"pytest-{os.getpid()}@%h",
+            f"{name}@%h",
         ],
         cwd=ROOT,
         env=env,
@@ -308,7 +318,7 @@ def celery_worker_process(django_db_setup, make_httpserver):
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for_worker(app, worker)
+        wait_for_worker(app, worker, name=f"{name}@{socket.gethostname()}")
         yield worker
     finally:
         worker.terminate()
@@ -319,12 +329,13 @@ def celery_worker_process(django_db_setup, make_httpserver):
         log.close()
 
 
-def wait_for_worker(app, worker, timeout: float = 60) -> None:
+def wait_for_worker(app, worker, timeout: float = 60, name: str | None = None) -> None:
+    """Until the worker answers a ping (the one called name, when another one runs too)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"celery worker exited with {worker.returncode}")
-        if app.control.ping(timeout=1):
+        if app.control.ping(timeout=1, destination=[name] if name else None):
             return
     raise RuntimeError("celery worker did not answer a ping in time")
 

@@ -1,9 +1,19 @@
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from backtests import services
-from backtests.models import MODE_CHOICES, Backtest
+from backtests import research, services
+from backtests.models import MODE_CHOICES, Backtest, GridRun, WalkForward
+from strategies import grid as grids
 from strategies.backtest import ONE_POSITION
+
+
+def field_errors(error: services.BacktestInputError) -> serializers.ValidationError:
+    """A BacktestInputError as the API's 400: {field: [reason]} or {field: {name: [reason]}}."""
+    field, _, parameter = error.field.partition(".")
+    if parameter:
+        return serializers.ValidationError({field: {parameter: [error.reason]}})
+    return serializers.ValidationError({field: [error.reason]})
 
 
 class BacktestRequestSerializer(serializers.Serializer):
@@ -30,10 +40,7 @@ class BacktestRequestSerializer(serializers.Serializer):
         try:
             attrs["spec"] = services.check_spec(**attrs)
         except services.BacktestInputError as exc:
-            field, _, parameter = exc.field.partition(".")
-            if parameter:
-                raise serializers.ValidationError({field: {parameter: [exc.reason]}}) from None
-            raise serializers.ValidationError({field: [exc.reason]}) from None
+            raise field_errors(exc) from None
         return attrs
 
 
@@ -96,3 +103,132 @@ class TradeSerializer(serializers.Serializer):
 
 class CancelledSerializer(serializers.Serializer):
     status = serializers.CharField()
+
+
+# ---- grids and walk-forward tests (backtests/research.py) ----
+
+
+class GridRequestSerializer(BacktestRequestSerializer):
+    """What POST /api/backtests/grids/ takes: a backtest request (parameters are the base)
+    and the grid; every rule is backtests.research.check_grid's."""
+
+    grid = serializers.JSONField(
+        help_text="Values per parameter: a list, 'a,b,c' or 'start:stop:step' (stop included), "
+                  "within the strategy's schema bounds; at most BACKTEST_GRID_MAX_SETS sets.")
+    metric = serializers.CharField(default=grids.DEFAULT_METRIC, required=False,
+                                   help_text="The statistic the sets are ranked by.")
+    minimum_trades = serializers.IntegerField(
+        default=grids.DEFAULT_MINIMUM_TRADES, required=False, min_value=0,
+        help_text="Sets with fewer trades are not ranked.")
+
+    def validate(self, attrs):
+        try:
+            attrs["spec"] = research.check_grid(**attrs)
+        except services.BacktestInputError as exc:
+            raise field_errors(exc) from None
+        return attrs
+
+
+class WalkForwardRequestSerializer(GridRequestSerializer):
+    train_bars = serializers.IntegerField(min_value=2, help_text="Bars in a training window.")
+    test_bars = serializers.IntegerField(min_value=1, help_text="Bars in a test window.")
+    embargo_bars = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0,
+        help_text="Bars between a training and its test window; default and least: the "
+                  "largest expiry_bars of the grid.")
+    anchored = serializers.BooleanField(
+        default=False, required=False,
+        help_text="Every training window starts at the first bar (else they roll).")
+
+    def validate(self, attrs):
+        try:
+            attrs["spec"] = research.check_walk_forward(**attrs)
+        except services.BacktestInputError as exc:
+            raise field_errors(exc) from None
+        return attrs
+
+
+class AcceptedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status_url = serializers.CharField()
+
+
+RESEARCH_FIELDS = [
+    "id", "strategy", "asset", "timeframe", "parameters", "grid", "start", "end", "mode",
+    "fee_percent", "metric", "minimum_trades", "source", "candles", "status", "progress",
+    "error", "created_at", "started_at", "finished_at", "requested_by",
+]
+
+
+class GridRunSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                                allow_null=True)
+    progress = serializers.FloatField(read_only=True, help_text="0 to 1: sets done.")
+    varied = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                   help_text="The grid's parameters, in the schema's order.")
+
+    class Meta:
+        model = GridRun
+        fields = [*RESEARCH_FIELDS, "varied", "set_count", "sets_done", "refused", "chunk_count"]
+        read_only_fields = fields
+
+
+class GridResultSerializer(serializers.Serializer):
+    set = serializers.IntegerField(help_text="Its place in the grid.")
+    parameters = serializers.JSONField(help_text="The varied parameters' values.")
+    signals = serializers.IntegerField()
+    statistics = serializers.JSONField(help_text="strategies/stats.py figures and trades.")
+
+
+class GridRunDetailSerializer(GridRunSerializer):
+    ranking = serializers.SerializerMethodField(
+        help_text="The best sets first (at most 20), by the metric, with enough trades.")
+    results_url = serializers.SerializerMethodField()
+    heatmap_url = serializers.SerializerMethodField()
+
+    class Meta(GridRunSerializer.Meta):
+        fields = [*GridRunSerializer.Meta.fields, "ranking", "results_url", "heatmap_url"]
+        read_only_fields = fields
+
+    @extend_schema_field(GridResultSerializer(many=True))
+    def get_ranking(self, run: GridRun) -> list:
+        return [run.results[place] for place in run.ranking[:RANKING_SHOWN]]
+
+    def get_results_url(self, run: GridRun) -> str:
+        return reverse("grid-results", args=[run.pk])
+
+    def get_heatmap_url(self, run: GridRun) -> str:
+        return reverse("grid-heatmap", args=[run.pk])
+
+
+RANKING_SHOWN = 20
+
+
+class WalkForwardSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
+                                                allow_null=True)
+
+    class Meta:
+        model = WalkForward
+        fields = [*RESEARCH_FIELDS, "train_bars", "test_bars", "embargo_bars", "anchored",
+                  "trade_count"]
+        read_only_fields = fields
+
+
+class WalkForwardDetailSerializer(WalkForwardSerializer):
+    windows = serializers.JSONField(
+        read_only=True, help_text="Per window: bar positions and times, the chosen parameters "
+                                  "(null: none had enough trades), in- and out-of-sample figures.")
+    in_sample = serializers.JSONField(
+        read_only=True, help_text="Per-trade figures of the chosen sets on their training windows.")
+    out_of_sample = serializers.JSONField(
+        read_only=True, help_text="The stitched test windows' trades: every figure.")
+    trades_url = serializers.SerializerMethodField()
+
+    class Meta(WalkForwardSerializer.Meta):
+        fields = [*WalkForwardSerializer.Meta.fields, "windows", "in_sample", "out_of_sample",
+                  "trades_url"]
+        read_only_fields = fields
+
+    def get_trades_url(self, row: WalkForward) -> str:
+        return reverse("walk-forward-trades", args=[row.pk])

@@ -5,6 +5,9 @@ from backtests.api import drift, views
 
 # Not a DefaultRouter: its API root at /api/ would shadow the signals app's.
 router = SimpleRouter()
+# Before backtests/: its detail route would take "grids" for an id.
+router.register("backtests/grids", views.GridRunViewSet, basename="grid")
+router.register("backtests/walk-forward", views.WalkForwardViewSet, basename="walk-forward")
 router.register("backtests", views.BacktestViewSet, basename="backtest")
 
 urlpatterns = [

@@ -1,4 +1,8 @@
-"""manage.py backtest --strategy mean_reversion --asset BTCUSDT --timeframe 1h [--from --to]"""
+"""manage.py backtest --strategy mean_reversion --asset BTCUSDT --timeframe 1h [--from --to]
+
+With --grid NAME=VALUES (repeat; `10:50:5` or `1.5,2,2.5`) it backtests every set of the grid
+in this process and prints the ranking (--plot: a heatmap of two varied parameters); with
+--walk-forward as well it runs a walk-forward test of that grid instead."""
 
 from __future__ import annotations
 
@@ -9,13 +13,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 import collectors
-from backtests import services
+from backtests import research, services
+from backtests.charts import heatmap_png
+from backtests.models import json_safe
+from strategies import grid as grids
 from strategies.backtest import EVERY_SIGNAL, MODES
+from strategies.base import ParameterError
 
 # The command-line flag of each request field, for messages that name what to fix.
 FLAGS = {"strategy": "--strategy", "asset": "--asset", "timeframe": "--timeframe",
          "start": "--from", "end": "--to", "mode": "--mode", "fee_percent": "--fee-percent",
-         "parameters": "--param"}
+         "parameters": "--param", "grid": "--grid", "metric": "--metric",
+         "minimum_trades": "--min-trades", "train_bars": "--train-bars",
+         "test_bars": "--test-bars", "embargo_bars": "--embargo-bars"}
 BAD_INPUT = 2
 
 
@@ -40,8 +50,39 @@ class Command(BaseCommand):
         parser.add_argument("--plot", metavar="PNG", help="write equity and drawdown here")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        research_options = parser.add_argument_group("parameter grids and walk-forward tests")
+        research_options.add_argument(
+            "--grid", action="append", default=[], metavar="NAME=VALUES",
+            help="values of a parameter: start:stop:step (stop included) or a,b,c; repeat")
+        research_options.add_argument("--metric", default=grids.DEFAULT_METRIC,
+                                      help="rank sets by this statistic")
+        research_options.add_argument("--min-trades", type=int,
+                                      default=grids.DEFAULT_MINIMUM_TRADES,
+                                      help="sets with fewer trades are not ranked")
+        research_options.add_argument("--top", type=int, default=10, help="sets shown")
+        research_options.add_argument("--heatmap", metavar="X,Y",
+                                      help="the two parameters of --plot; default the first two")
+        research_options.add_argument("--walk-forward", action="store_true",
+                                      help="choose on each training window, trade the next")
+        research_options.add_argument("--train-bars", type=int)
+        research_options.add_argument("--test-bars", type=int)
+        research_options.add_argument("--embargo-bars", type=int,
+                                      help="default: the grid's largest expiry_bars")
+        research_options.add_argument("--anchored", action="store_true",
+                                      help="training windows all start at the first bar")
 
     def handle(self, *args, **options) -> None:
+        if options["grid"]:
+            try:
+                self.research(options)
+            except services.BacktestInputError as exc:
+                raise CommandError(_message(exc), returncode=BAD_INPUT) from None
+            except (services.NoCandlesError, collectors.MarketDataError, ValueError) as exc:
+                raise CommandError(str(exc)) from None
+            return
+        if options["walk_forward"]:
+            raise CommandError("--walk-forward: needs a --grid to choose from",
+                               returncode=BAD_INPUT)
         plot = Path(options["plot"]) if options["plot"] else None
         try:
             spec = services.check_spec(
@@ -72,6 +113,115 @@ class Command(BaseCommand):
             self.stdout.write(summary(run))
         if plot is not None and not options["json"]:
             self.stdout.write(f"equity and drawdown written to {plot}")
+
+
+    def research(self, options) -> None:
+        """A grid (ranking, heatmap) or a walk-forward test of it, in this process."""
+        fields = {
+            "strategy": options["strategy"], "asset": options["asset"],
+            "timeframe": options["timeframe"], "start": options["start"], "end": options["end"],
+            "parameters": services.parameters_from_text(options["strategy"], options["param"]),
+            "mode": options["mode"], "fee_percent": options["fee_percent"],
+            "grid": research.grid_from_text(options["grid"]), "metric": options["metric"],
+            "minimum_trades": options["min_trades"]}
+        plot = Path(options["plot"]) if options["plot"] else None
+        if plot is not None and not plot.parent.is_dir():
+            raise services.BacktestInputError("plot", f"no directory {plot.parent}")
+        if options["walk_forward"]:
+            for name in ("train_bars", "test_bars"):
+                if options[name] is None:
+                    raise services.BacktestInputError(name, "needed with --walk-forward")
+            spec = research.check_walk_forward(
+                train_bars=options["train_bars"], test_bars=options["test_bars"],
+                embargo_bars=options["embargo_bars"], anchored=options["anchored"], **fields)
+            candles, source = self.candles(spec.research.backtest)
+            with tqdm(unit=" windows", desc="walk-forward", disable=options["no_progress"],
+                      file=self.stderr) as bar:
+
+                def advance(done: int, total: int) -> None:
+                    bar.total = total
+                    bar.update(done - bar.n)
+
+                report = research.walk(spec.research, spec.windows, candles, advance)
+            self.stdout.write(walk_forward_summary(spec, report, source, len(candles)))
+            return
+        spec = research.check_grid(**fields)
+        candles, source = self.candles(spec.backtest)
+        backtest = spec.backtest
+        with tqdm(total=len(spec.grid.parameter_sets), unit=" sets", desc="grid",
+                  disable=options["no_progress"], file=self.stderr) as bar:
+            results = grids.evaluate_grid(
+                type(backtest.strategy), spec.grid.parameter_sets, candles,
+                varied=spec.grid.varied, fee_percent=backtest.fee_percent, mode=backtest.mode,
+                timeframe_seconds=collectors.timeframe_seconds(backtest.timeframe),
+                after_each=lambda _: bar.update(1))
+        rows = [{"set": place, **result.to_dict()} for place, result in enumerate(results)]
+        ranked = grids.rank(rows, spec.metric, spec.minimum_trades)
+        if options["json"]:
+            self.stdout.write(json.dumps(json_safe({"results": rows,
+                                                    "ranking": [row["set"] for row in ranked]}),
+                                         indent=2))
+        else:
+            self.stdout.write(grid_summary(spec, rows, ranked, source, len(candles),
+                                           options["top"]))
+        if plot is not None:
+            varied = spec.grid.varied
+            x, _, y = (options["heatmap"] or ",".join(varied[:2])).partition(",")
+            try:
+                xs, ys, matrix = grids.heatmap(rows, x, y or x, spec.metric, spec.minimum_trades)
+            except ParameterError as exc:
+                raise services.BacktestInputError("heatmap", exc.reason) from None
+            title = f"{backtest.strategy.name} {backtest.asset} {backtest.timeframe}"
+            plot.write_bytes(heatmap_png(xs, ys, matrix, x, y or x, spec.metric, title))
+            if not options["json"]:
+                self.stdout.write(f"heatmap of {spec.metric} written to {plot}")
+
+    def candles(self, spec: services.BacktestSpec):
+        source, _ = research.prepare_candles(spec)
+        return research.stored_period(source, spec.asset, spec.timeframe, spec.start,
+                                      spec.end), source
+
+
+def grid_summary(spec, rows, ranked, source: str, candles: int, top: int) -> str:
+    backtest = spec.backtest
+    lines = [f"{backtest.strategy.name} on {backtest.asset} {backtest.timeframe} ({source}), "
+             f"{backtest.mode}, {candles:,} candles: {len(rows)} sets"
+             + (f" ({spec.grid.refused} refused by the strategy's rules)"
+                if spec.grid.refused else ""),
+             f"ranked by {spec.metric}, at least {spec.minimum_trades} trades: "
+             f"{len(ranked)} sets qualify"]
+    varied = spec.grid.varied
+    header = "  ".join([f"{'#':>4}", *(f"{name:>14}" for name in varied), f"{'trades':>8}",
+                        f"{spec.metric:>16}"])
+    lines.append(header)
+    for place, row in enumerate(ranked[:top], start=1):
+        value = row["statistics"][spec.metric]
+        lines.append("  ".join([f"{place:>4}", *(f"{row['parameters'][name]!s:>14}"
+                                                  for name in varied),
+                                f"{row['statistics']['trades']:>8,}", f"{value:>16.4f}"]))
+    return "\n".join(lines)
+
+
+def walk_forward_summary(spec, report, source: str, candles: int) -> str:
+    backtest, metric = spec.research.backtest, spec.research.metric
+    plan = spec.windows
+    lines = [f"walk-forward of {backtest.strategy.name} on {backtest.asset} {backtest.timeframe} "
+             f"({source}), {candles:,} candles, {'anchored' if plan.anchored else 'rolling'}: "
+             f"train {plan.train_bars}, embargo {plan.embargo_bars}, test {plan.test_bars} bars",
+             f"{'window':>6}  {'test from':<25}  {'in-sample':>10}  {'out-of-sample':>13}  "
+             f"parameters"]
+    for result in report.windows:
+        shown = [("-" if figures is None or figures.get(metric) is None
+                  else f"{figures[metric]:.4f}")
+                 for figures in (result.in_sample, result.out_of_sample)]
+        lines.append(f"{result.window.number:>6}  {result.times['test_from'].isoformat():<25}  "
+                     f"{shown[0]:>10}  {shown[1]:>13}  {result.parameters or 'none chosen'}")
+    for name, figures in (("in-sample (chosen sets)", report.in_sample),
+                          ("out-of-sample (stitched)", report.out_of_sample)):
+        value = figures.get(metric)
+        lines.append(f"{name}: {figures['trades']:,} trades, {metric} "
+                     f"{'-' if value is None else f'{value:.4f}'}")
+    return "\n".join(lines)
 
 
 def _message(error: services.BacktestInputError) -> str:

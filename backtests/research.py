@@ -1,0 +1,448 @@
+"""Research at scale: parameter grids fanned out over the workers, and walk-forward tests.
+
+The maths is plain (strategies/grid.py, strategies/walkforward.py); this module checks a request
+with the backtests' own rules (services.check_spec), stores it, and runs it:
+
+- A grid is split into chunks of BACKTEST_GRID_CHUNK_SETS sets. start_grid fetches the missing
+  candles once, then sends a Celery chord: a group of one run_grid_chunk task per chunk on the
+  backtests queue (any worker on any machine takes the next one), and assemble_grid as its
+  callback, which ranks every set. The embedded default runs the same chord eagerly, in-process.
+- A chunk reads the period's candles from the store once (once per worker process and grid:
+  the next chunk of the same grid on that worker reuses them), and backtests its sets with the
+  indicators shared between them.
+- Every set counts its progress with a guarded update (only a running grid takes it): a cancel
+  stops a running chunk at its next set, and the pending chunks are revoked.
+- An accepted grid always ends: a chunk that fails records why and the chord still completes;
+  the chord's error callback (a chunk killed past its hard time limit) assembles what finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+import collectors
+import strategies
+from backtests.models import (
+    UNFINISHED,
+    BacktestStatus,
+    GridChunk,
+    GridRun,
+    TradeTable,
+    WalkForward,
+    json_safe,
+)
+from backtests.services import BacktestInputError, BacktestSpec, NoCandlesError, check_spec
+from collectors.timeframes import bar_index_at, first_bar_index_from
+from market import store
+from market.models import running_data_source
+from signals import retries
+from strategies import grid as grids
+from strategies import walkforward
+from strategies.base import ParameterError
+
+log = logging.getLogger(__name__)
+
+
+class ResearchCancelled(Exception):  # noqa: N818 (a state, like BacktestCancelled)
+    """The grid or walk-forward was cancelled while a worker ran part of it."""
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """A checked grid request: the backtest fields, the expanded grid and the ranking rule."""
+
+    backtest: BacktestSpec
+    grid: grids.Grid
+    metric: str
+    minimum_trades: int
+
+
+def check_grid(*, grid: Any, metric: str = grids.DEFAULT_METRIC,
+               minimum_trades: Any = grids.DEFAULT_MINIMUM_TRADES,
+               **backtest_fields: Any) -> GridSpec:
+    """The backtest fields by check_spec, the grid within the strategy's schema bounds and at
+    most BACKTEST_GRID_MAX_SETS sets; BacktestInputError names the first bad field."""
+    spec = check_spec(**backtest_fields)
+    try:
+        expanded = grids.expand_grid(type(spec.strategy), grid, spec.strategy.params,
+                                     max_sets=settings.BACKTEST_GRID_MAX_SETS)
+    except ParameterError as exc:
+        field = "grid" if exc.parameter == "grid" else f"grid.{exc.parameter}"
+        raise BacktestInputError(field, exc.reason) from None
+    try:
+        grids.check_metric(metric, minimum_trades)
+    except ParameterError as exc:
+        raise BacktestInputError(exc.parameter, exc.reason) from None
+    return GridSpec(backtest=spec, grid=expanded, metric=metric, minimum_trades=minimum_trades)
+
+
+def grid_from_text(assignments: list[str]) -> dict[str, str]:
+    """NAME=VALUES strings (`window=10:50:5`, `threshold=1.5,2,2.5`) for the command line."""
+    grid: dict[str, str] = {}
+    for assignment in assignments:
+        name, separator, values = assignment.partition("=")
+        if not separator or not name.strip():
+            raise BacktestInputError("grid", f"expected NAME=VALUES, got {assignment!r}")
+        grid[name.strip()] = values
+    return grid
+
+
+def request_fields(spec: GridSpec) -> dict[str, Any]:
+    backtest = spec.backtest
+    return {"strategy": backtest.strategy.name, "parameters": backtest.strategy.params,
+            "grid": spec.grid.values, "asset": backtest.asset, "timeframe": backtest.timeframe,
+            "start": backtest.start.to_pydatetime(), "end": backtest.end.to_pydatetime(),
+            "mode": backtest.mode, "fee_percent": backtest.fee_percent, "metric": spec.metric,
+            "minimum_trades": spec.minimum_trades}
+
+
+def spec_of(row: GridRun | WalkForward) -> GridSpec:
+    """The stored request checked again (a strategy's schema may have changed since)."""
+    return check_grid(grid=row.grid, metric=row.metric, minimum_trades=row.minimum_trades,
+                      strategy=row.strategy, asset=row.asset, timeframe=row.timeframe,
+                      start=row.start, end=row.end, parameters=row.parameters, mode=row.mode,
+                      fee_percent=row.fee_percent, now=row.created_at)
+
+
+# ---- grids ----
+
+def request_grid(spec: GridSpec, *, user=None) -> GridRun:
+    """Store the grid and its chunks; start it once committed."""
+    sets = spec.grid.parameter_sets
+    size = settings.BACKTEST_GRID_CHUNK_SETS
+    with transaction.atomic():
+        grid = GridRun.objects.create(requested_by=user, set_count=len(sets),
+                                      refused=spec.grid.refused,
+                                      chunk_count=-(-len(sets) // size), **request_fields(spec))
+        GridChunk.objects.bulk_create(
+            GridChunk(grid=grid, number=number, first_set=first,
+                      parameter_sets=sets[first:first + size], task_id=str(uuid.uuid4()))
+            for number, first in enumerate(range(0, len(sets), size)))
+        grid_id = grid.pk
+        transaction.on_commit(lambda: dispatch(GridRun, grid_id, "start_grid"))
+    return grid
+
+
+def start_grid(grid_id: int) -> None:
+    """Claim the grid, fetch its missing candles once, then send its chord of chunks."""
+    from celery import chord, group
+
+    from backtests import tasks
+
+    if not _claim(GridRun, grid_id):
+        return
+    grid = GridRun.objects.get(pk=grid_id)
+    try:
+        source, count = prepare_candles(spec_of(grid).backtest)
+    except (BacktestInputError, NoCandlesError, collectors.MarketDataError) as exc:
+        finish(GridRun, grid_id, BacktestStatus.FAILED, error=str(exc))
+        return
+    if not GridRun.objects.filter(pk=grid_id, status=BacktestStatus.RUNNING).update(
+            source=source, candles=count):
+        return  # cancelled meanwhile
+    chunks = grid.chunks.order_by("number").values_list("pk", "task_id")
+    assemble = tasks.assemble_grid.si(grid_id)
+    # Called when the chord itself fails (a chunk killed past its hard time limit).
+    assemble.link_error(tasks.assemble_grid.si(grid_id))
+    header = group(tasks.run_grid_chunk.si(chunk_id).set(task_id=task_id)
+                   for chunk_id, task_id in chunks)
+    timeout = settings.BROKER_PUBLISH_TIMEOUT
+    try:
+        chord(header)(assemble, timeout=timeout, confirm_timeout=timeout)
+    except retries.BROKER_ERRORS as exc:
+        finish(GridRun, grid_id, BacktestStatus.FAILED,
+               error=f"the task queue did not take its chunks ({type(exc).__name__}); try again")
+
+
+def run_grid_chunk(chunk_id: int, worker: str = "") -> str:
+    """Backtest one chunk's sets; any failure is recorded on the chunk, never raised, so the
+    chord completes. Safe to run twice: only a queued chunk is claimed."""
+    claimed = GridChunk.objects.filter(pk=chunk_id, status=BacktestStatus.QUEUED).update(
+        status=BacktestStatus.RUNNING, started_at=timezone.now(),
+        worker=worker or socket.gethostname())
+    if not claimed:
+        # Its message came back while the chunk says running: the worker that ran it was lost.
+        GridChunk.objects.filter(pk=chunk_id, status=BacktestStatus.RUNNING).update(
+            status=BacktestStatus.FAILED, finished_at=timezone.now(),
+            error="its worker stopped or ran out of time (BACKTEST_TIME_LIMIT)")
+        return "not claimed"
+    chunk = GridChunk.objects.select_related("grid").get(pk=chunk_id)  # claimed: it exists
+    grid = chunk.grid
+
+    def count(_: grids.GridResult) -> None:
+        if not GridRun.objects.filter(pk=grid.pk, status=BacktestStatus.RUNNING).update(
+                sets_done=F("sets_done") + 1):
+            raise ResearchCancelled
+
+    status, fields = BacktestStatus.COMPLETED, {}
+    try:
+        if grid.status != BacktestStatus.RUNNING:
+            raise ResearchCancelled
+        results = grids.evaluate_grid(
+            strategies.get(grid.strategy), chunk.parameter_sets, grid_candles(grid),
+            varied=grid.varied, fee_percent=grid.fee_percent, mode=grid.mode,
+            timeframe_seconds=collectors.timeframe_seconds(grid.timeframe), after_each=count)
+        fields["results"] = json_safe([result.to_dict() for result in results])
+    except ResearchCancelled:
+        status = BacktestStatus.CANCELLED
+    except SoftTimeLimitExceeded:
+        status, fields["error"] = (BacktestStatus.FAILED,
+                                   "did not finish within its time limit "
+                                   "(BACKTEST_SOFT_TIME_LIMIT)")
+    except Exception as exc:
+        log.exception("grid %s chunk %s failed", grid.pk, chunk.number)
+        status, fields["error"] = BacktestStatus.FAILED, f"{type(exc).__name__}: {exc}"
+    retries.with_fresh_connection(lambda: GridChunk.objects.filter(pk=chunk_id).update(
+        status=status, finished_at=timezone.now(), **fields))
+    return status
+
+
+def assemble_grid(grid_id: int) -> None:
+    """The chord's callback: every chunk's results in grid order, ranked; a chunk that never
+    finished is failed. Completed if any chunk completed, else failed; guarded (a cancel wins)."""
+    GridChunk.objects.filter(grid_id=grid_id, status__in=UNFINISHED).update(
+        status=BacktestStatus.FAILED, finished_at=timezone.now(),
+        error="did not finish: its worker was lost or it was revoked")
+    grid = GridRun.objects.filter(pk=grid_id).first()
+    if grid is None or grid.is_finished:
+        return
+    results, failures = [], []
+    for chunk in grid.chunks.order_by("number"):
+        if chunk.status == BacktestStatus.COMPLETED:
+            results.extend({"set": chunk.first_set + place, **row}
+                           for place, row in enumerate(chunk.results))
+        else:
+            last = chunk.first_set + len(chunk.parameter_sets) - 1
+            failures.append(f"chunk {chunk.number} (sets {chunk.first_set}-{last}) "
+                            f"{chunk.status}: {chunk.error or '-'}")
+    ranked = grids.rank(results, grid.metric, grid.minimum_trades)
+    place = {id(row): index for index, row in enumerate(results)}
+    finish(GridRun, grid_id,
+           BacktestStatus.COMPLETED if results else BacktestStatus.FAILED,
+           only_from=BacktestStatus.RUNNING, results=results,
+           ranking=[place[id(row)] for row in ranked], error="; ".join(failures))
+
+
+def cancel_grid(grid: GridRun, *, by=None) -> bool:
+    """Cancel a queued or running grid and revoke its pending chunks; False when it ended."""
+    if not finish(GridRun, grid.pk, BacktestStatus.CANCELLED, error=_cancelled_by(by)):
+        return False
+    pending = list(grid.chunks.filter(status=BacktestStatus.QUEUED).values_list("task_id",
+                                                                              flat=True))
+    grid.chunks.filter(status=BacktestStatus.QUEUED).update(
+        status=BacktestStatus.CANCELLED, finished_at=timezone.now())
+    if pending and not settings.CELERY_TASK_ALWAYS_EAGER:
+        from botsinais.celery import app
+
+        try:
+            app.control.revoke(pending)
+        except retries.BROKER_ERRORS as exc:  # each chunk still checks the grid's status first
+            log.warning("grid %s: revoking its chunks failed (%s)", grid.pk, exc)
+    return True
+
+
+# One frame per worker process: the next chunk of the same grid on this worker reuses it.
+_candles_lock = threading.Lock()
+_candles: dict[int, pd.DataFrame] = {}
+
+
+def grid_candles(grid: GridRun) -> pd.DataFrame:
+    with _candles_lock:
+        frame = _candles.get(grid.pk)
+        if frame is None:
+            frame = stored_period(grid.source, grid.asset, grid.timeframe, grid.start, grid.end)
+            _candles.clear()
+            _candles[grid.pk] = frame
+        return frame
+
+
+def stored_period(source: str, asset: str, timeframe: str, start, end) -> pd.DataFrame:
+    """The stored candles opening in [start, end)."""
+    frame = store.stored_period_candles(source, asset, timeframe, start,
+                                        end - timedelta(microseconds=1))
+    if frame.empty:
+        raise NoCandlesError(f"no {source} candles for {asset} {timeframe} from {start} to {end}")
+    return frame
+
+
+def prepare_candles(spec: BacktestSpec) -> tuple[str, int]:
+    """Fetch what the store lacks in the period, once; its source and stored candle count.
+    A period already complete in the store costs one count, not one per backfill page."""
+    source = running_data_source()
+    before_end = spec.end - timedelta(microseconds=1)
+    expected = (bar_index_at(spec.end, spec.timeframe)
+                - first_bar_index_from(spec.start, spec.timeframe))
+    count = store.series_rows(source, spec.asset, spec.timeframe, spec.start, before_end).count()
+    if count < expected:
+        try:
+            source = store.backfill(spec.asset, spec.timeframe, spec.start, now=spec.end).source
+        except collectors.UnknownSymbol as exc:
+            raise BacktestInputError("asset", str(exc)) from None
+        except collectors.UnsupportedTimeframe as exc:
+            raise BacktestInputError("timeframe", str(exc)) from None
+        count = store.series_rows(source, spec.asset, spec.timeframe, spec.start,
+                                  before_end).count()
+    if not count:
+        raise NoCandlesError(f"no {source} candles for {spec.asset} {spec.timeframe} "
+                             f"from {spec.start.isoformat()} to {spec.end.isoformat()}")
+    return source, count
+
+
+# ---- walk-forward tests ----
+
+@dataclass(frozen=True)
+class WalkForwardSpec:
+    research: GridSpec
+    windows: walkforward.WindowPlan
+
+
+def check_walk_forward(*, train_bars: Any, test_bars: Any, embargo_bars: Any = None,
+                       anchored: Any = False, **grid_fields: Any) -> WalkForwardSpec:
+    """check_grid's rules, then the windows: whole numbers, an embargo of at least the longest
+    expiry_bars of the grid's sets (default: that)."""
+    spec = check_grid(**grid_fields)
+    expiry = max(parameters["expiry_bars"] for parameters in spec.grid.parameter_sets)
+    try:
+        plan = walkforward.WindowPlan.checked(train_bars=train_bars, test_bars=test_bars,
+                                              embargo_bars=embargo_bars, anchored=anchored,
+                                              expiry_bars=expiry)
+    except ParameterError as exc:
+        raise BacktestInputError(exc.parameter, exc.reason) from None
+    backtest = spec.backtest
+    bars = (backtest.end - backtest.start).total_seconds() / collectors.timeframe_seconds(
+        backtest.timeframe)
+    if bars <= plan.train_bars + plan.embargo_bars:
+        raise BacktestInputError(
+            "train_bars", f"the period holds about {bars:,.0f} {backtest.timeframe} bars: no "
+                          f"test window after {plan.train_bars} training and "
+                          f"{plan.embargo_bars} embargo bars")
+    return WalkForwardSpec(research=spec, windows=plan)
+
+
+def request_walk_forward(spec: WalkForwardSpec, *, user=None) -> WalkForward:
+    with transaction.atomic():
+        row = WalkForward.objects.create(
+            requested_by=user, train_bars=spec.windows.train_bars,
+            test_bars=spec.windows.test_bars, embargo_bars=spec.windows.embargo_bars,
+            anchored=spec.windows.anchored, **request_fields(spec.research))
+        row_id = row.pk
+        transaction.on_commit(lambda: dispatch(WalkForward, row_id, "run_walk_forward"))
+    return row
+
+
+def run_walk_forward_row(row_id: int) -> None:
+    """Run a queued walk-forward in this worker: candles once, every window, results stored."""
+    if not _claim(WalkForward, row_id):
+        return
+    row = WalkForward.objects.get(pk=row_id)
+
+    def progress(done: int, total: int) -> None:
+        if not WalkForward.objects.filter(pk=row_id, status=BacktestStatus.RUNNING).update(
+                progress=round(done / total, 4)):
+            raise ResearchCancelled
+
+    try:
+        research = spec_of(row)
+        source, _ = prepare_candles(research.backtest)
+        candles = stored_period(source, row.asset, row.timeframe, row.start, row.end)
+        plan = walkforward.WindowPlan(train_bars=row.train_bars, test_bars=row.test_bars,
+                                      embargo_bars=row.embargo_bars, anchored=row.anchored)
+        report = walk(research, plan, candles, progress)
+        finish(WalkForward, row_id, BacktestStatus.COMPLETED, only_from=BacktestStatus.RUNNING,
+               progress=1.0, source=source, candles=len(candles), **report_fields(report))
+    except ResearchCancelled:
+        pass
+    except SoftTimeLimitExceeded:
+        finish(WalkForward, row_id, BacktestStatus.FAILED,
+               error="did not finish within its time limit (BACKTEST_SOFT_TIME_LIMIT)")
+    except (BacktestInputError, NoCandlesError, collectors.MarketDataError, ValueError) as exc:
+        finish(WalkForward, row_id, BacktestStatus.FAILED, error=str(exc))
+    except Exception as exc:
+        log.exception("walk-forward %s failed", row_id)
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        retries.with_fresh_connection(
+            lambda: finish(WalkForward, row_id, BacktestStatus.FAILED, error=reason))
+
+
+def walk(research: GridSpec, plan: walkforward.WindowPlan, candles: pd.DataFrame,
+         progress: Callable[[int, int], None] | None = None) -> walkforward.WalkForwardReport:
+    backtest = research.backtest
+    return walkforward.walk_forward(
+        type(backtest.strategy), research.grid, candles, plan, metric=research.metric,
+        minimum_trades=research.minimum_trades, fee_percent=backtest.fee_percent,
+        mode=backtest.mode, timeframe_seconds=collectors.timeframe_seconds(backtest.timeframe),
+        progress=progress)
+
+
+def report_fields(report: walkforward.WalkForwardReport) -> dict[str, Any]:
+    trades = TradeTable.from_frame(report.trades)
+    return {"windows": json_safe([window.to_dict() for window in report.windows]),
+            "in_sample": json_safe(report.in_sample),
+            "out_of_sample": json_safe(report.out_of_sample),
+            "trade_count": len(trades), "trades_blob": trades.encode()}
+
+
+def cancel_walk_forward(row: WalkForward, *, by=None) -> bool:
+    return finish(WalkForward, row.pk, BacktestStatus.CANCELLED, error=_cancelled_by(by))
+
+
+# ---- shared by both ----
+
+def dispatch(model: type[models.Model], row_id: int, task_name: str) -> bool:
+    """Publish the row's first task, confirmed by the broker (embedded: run it after the
+    response); a row the broker did not take is failed with that reason. Never raises."""
+    from backtests import tasks
+    from botsinais import embedded
+
+    task = getattr(tasks, task_name)
+    if embedded.runs_tasks_after_response():
+        embedded.run_later(task, row_id)
+        return True
+    timeout = settings.BROKER_PUBLISH_TIMEOUT
+    try:
+        task.apply_async((row_id,), timeout=timeout, confirm_timeout=timeout)
+    except retries.BROKER_ERRORS as exc:
+        log.warning("%s %s not published (%s: %s)", model.__name__, row_id,
+                    type(exc).__name__, exc)
+        reason = f"the task queue did not take it ({type(exc).__name__}); try again"
+        retries.with_fresh_connection(
+            lambda: finish(model, row_id, BacktestStatus.FAILED, error=reason))
+        return False
+    return True
+
+
+def _claim(model: type[GridRun | WalkForward], row_id: int) -> bool:
+    """Queued -> running, once; a message that comes back for a running row fails it."""
+    claimed = model.objects.filter(pk=row_id, status=BacktestStatus.QUEUED).update(
+        status=BacktestStatus.RUNNING, started_at=timezone.now())
+    if not claimed:
+        finish(model, row_id, BacktestStatus.FAILED, only_from=BacktestStatus.RUNNING,
+               error="its worker stopped or ran out of time (BACKTEST_TIME_LIMIT)")
+    return bool(claimed)
+
+
+def finish(model: type[GridRun | WalkForward], row_id: int, status: str, *,
+           only_from: str | None = None, **fields: Any) -> bool:
+    """End a queued or running row (only_from: only one in that status); False if it had
+    already ended: a guarded update, so a cancel and a finish never both win."""
+    unfinished = [only_from] if only_from else UNFINISHED
+    return bool(model.objects.filter(pk=row_id, status__in=unfinished).update(
+        status=status, finished_at=timezone.now(), **fields))
+
+
+def _cancelled_by(user) -> str:
+    return f"cancelled by {user.get_username()}" if user is not None else "cancelled"
