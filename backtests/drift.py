@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 import collectors
 from backtests import services
@@ -54,7 +55,7 @@ def check_request(*, strategy: Any, asset: Any, timeframe: Any, start: Any, end:
     for field, value in (("strategy", strategy), ("asset", asset), ("timeframe", timeframe),
                          ("from", start)):
         if value in (None, ""):
-            raise BacktestInputError(field, "required")
+            raise BacktestInputError(field, _("required"))
     asset = str(asset).strip().upper()
     config = (StrategyConfig.most_specific(asset, str(timeframe)).get(str(strategy))
               if isinstance(strategy, str) else None)
@@ -66,9 +67,10 @@ def check_request(*, strategy: Any, asset: Any, timeframe: Any, start: Any, end:
         raise BacktestInputError(FIELD_NAMES.get(exc.field, exc.field), exc.reason) from None
     bars = (spec.end - spec.start).total_seconds() / collectors.timeframe_seconds(spec.timeframe)
     if bars > MAX_PERIOD_BARS:
-        raise BacktestInputError(
-            "to", f"the period holds about {bars:,.0f} {spec.timeframe} bars; a drift report "
-                  f"covers at most {MAX_PERIOD_BARS:,}")
+        raise BacktestInputError("to", _(
+            "the period holds about %(bars)s %(timeframe)s bars; a drift report covers at "
+            "most %(maximum)s") % {"bars": f"{bars:,.0f}", "timeframe": spec.timeframe,
+                                   "maximum": f"{MAX_PERIOD_BARS:,}"})
     return spec, config is None or config.enabled
 
 

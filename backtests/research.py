@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 import collectors
 import strategies
@@ -50,6 +51,7 @@ from collectors.timeframes import bar_index_at, first_bar_index_from
 from market import store
 from market.models import running_data_source
 from signals import retries
+from signals.validation import worded
 from strategies import grid as grids
 from strategies import walkforward
 from strategies.base import ParameterError
@@ -82,11 +84,11 @@ def check_grid(*, grid: Any, metric: str = grids.DEFAULT_METRIC,
                                      max_sets=settings.BACKTEST_GRID_MAX_SETS)
     except ParameterError as exc:
         field = "grid" if exc.parameter == "grid" else f"grid.{exc.parameter}"
-        raise BacktestInputError(field, exc.reason) from None
+        raise BacktestInputError(field, worded(exc)) from None
     try:
         grids.check_metric(metric, minimum_trades)
     except ParameterError as exc:
-        raise BacktestInputError(exc.parameter, exc.reason) from None
+        raise BacktestInputError(exc.parameter, worded(exc)) from None
     return GridSpec(backtest=spec, grid=expanded, metric=metric, minimum_trades=minimum_trades)
 
 
@@ -96,7 +98,8 @@ def grid_from_text(assignments: list[str]) -> dict[str, str]:
     for assignment in assignments:
         name, separator, values = assignment.partition("=")
         if not separator or not name.strip():
-            raise BacktestInputError("grid", f"expected NAME=VALUES, got {assignment!r}")
+            raise BacktestInputError("grid", _("expected NAME=VALUES, got %(assignment)r")
+                                     % {"assignment": assignment})
         grid[name.strip()] = values
     return grid
 
@@ -291,9 +294,9 @@ def prepare_candles(spec: BacktestSpec) -> tuple[str, int]:
         try:
             source = store.backfill(spec.asset, spec.timeframe, spec.start, now=spec.end).source
         except collectors.UnknownSymbol as exc:
-            raise BacktestInputError("asset", str(exc)) from None
+            raise BacktestInputError("asset", worded(exc)) from None
         except collectors.UnsupportedTimeframe as exc:
-            raise BacktestInputError("timeframe", str(exc)) from None
+            raise BacktestInputError("timeframe", worded(exc)) from None
         count = store.series_rows(source, spec.asset, spec.timeframe, spec.start,
                                   before_end).count()
     if not count:
@@ -321,15 +324,16 @@ def check_walk_forward(*, train_bars: Any, test_bars: Any, embargo_bars: Any = N
                                               embargo_bars=embargo_bars, anchored=anchored,
                                               expiry_bars=expiry)
     except ParameterError as exc:
-        raise BacktestInputError(exc.parameter, exc.reason) from None
+        raise BacktestInputError(exc.parameter, worded(exc)) from None
     backtest = spec.backtest
     bars = (backtest.end - backtest.start).total_seconds() / collectors.timeframe_seconds(
         backtest.timeframe)
     if bars <= plan.train_bars + plan.embargo_bars:
-        raise BacktestInputError(
-            "train_bars", f"the period holds about {bars:,.0f} {backtest.timeframe} bars: no "
-                          f"test window after {plan.train_bars} training and "
-                          f"{plan.embargo_bars} embargo bars")
+        raise BacktestInputError("train_bars", _(
+            "the period holds about %(bars)s %(timeframe)s bars: no test window after "
+            "%(train_bars)s training and %(embargo_bars)s embargo bars") % {
+                "bars": f"{bars:,.0f}", "timeframe": backtest.timeframe,
+                "train_bars": plan.train_bars, "embargo_bars": plan.embargo_bars})
     return WalkForwardSpec(research=spec, windows=plan)
 
 

@@ -230,7 +230,7 @@ def _typed(name: str, spec: Param, text: str) -> Any:
     try:
         return typed_value(name, spec, text)  # the grid's rule for a typed-in value
     except ParameterError as exc:
-        raise BacktestInputError(f"parameters.{name}", exc.reason) from None
+        raise BacktestInputError(f"parameters.{name}", worded(exc)) from None
 
 
 def _moment(name: str, value: Any) -> pd.Timestamp:

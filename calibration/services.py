@@ -16,6 +16,7 @@ import pandas as pd
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 import collectors
 from calibration.models import ModelStatus, ModelVersion
@@ -138,5 +139,5 @@ def request_retrain(*, user=None, force: bool = False) -> None:
                                         soft_time_limit=None)
     except retries.BROKER_ERRORS as exc:
         log.warning("retrain not published (%s: %s)", type(exc).__name__, exc)
-        raise RetrainNotQueued(f"the task queue did not take it ({type(exc).__name__}); "
-                               "try again") from exc
+        raise RetrainNotQueued(_("the task queue did not take it (%(error)s); try again")
+                               % {"error": type(exc).__name__}) from exc

@@ -81,7 +81,8 @@ def typed_value(name: str, spec: Param, text: str) -> int | float | bool:
             return words[text.lower()]
         value: Any = spec.type(text)
     except (KeyError, ValueError):
-        raise ParameterError(name, f"expected {spec.type.__name__}, got {text!r}") from None
+        raise ParameterError(name, "expected %(type)s, got %(text)r", type=spec.type.__name__,
+                             text=text) from None
     return spec.validate(name, value)
 
 
@@ -100,29 +101,31 @@ def grid_values(name: str, spec: Param, values: Any, limit: int) -> list[Any]:
     if not values:
         raise ParameterError(name, "needs at least one value")
     if len(values) > limit:
-        raise ParameterError(name, f"{len(values)} values, more than the grid's limit {limit}")
+        raise ParameterError(name, "%(count)s values, more than the grid's limit %(limit)s",
+                             count=len(values), limit=limit)
     return list(dict.fromkeys(spec.validate(name, value) for value in values))
 
 
 def _range_values(name: str, spec: Param, text: str, limit: int) -> list[Any]:
     parts = text.split(RANGE_SEPARATOR)
     if len(parts) != 3 or spec.type is bool:
-        raise ParameterError(name, f"a range is start:stop:step of numbers, got {text!r}")
+        raise ParameterError(name, "a range is start:stop:step of numbers, got %(text)r", text=text)
     number = spec.type if spec.type is int else float
     try:
         start, stop, step = (number(part.strip()) for part in parts)
     except ValueError:
-        raise ParameterError(
-            name, f"a range of {spec.type.__name__} is start:stop:step, got {text!r}") from None
+        raise ParameterError(name, "a range of %(type)s is start:stop:step, got %(text)r",
+                             type=spec.type.__name__, text=text) from None
     if not (math.isfinite(start) and math.isfinite(stop) and math.isfinite(step)) or step <= 0:
         raise ParameterError(name, "a range needs finite bounds and a step > 0")
     if stop < start:
-        raise ParameterError(name, f"range stop {stop} is below its start {start}")
+        raise ParameterError(name, "range stop %(stop)s is below its start %(start)s",
+                             stop=stop, start=start)
     # The tolerance keeps a float stop that is a whole number of steps (1.5:2.5:0.1).
     count = math.floor((stop - start) / step + 1e-9) + 1
     if count > limit:
-        raise ParameterError(name, f"the range holds {count:,} values, more than the grid's "
-                                   f"limit {limit:,}")
+        raise ParameterError(name, "the range holds %(count)s values, more than the grid's "
+                                   "limit %(limit)s", count=f"{count:,}", limit=f"{limit:,}")
     values = [start + i * step if number is int else round(start + i * step, 12)
               for i in range(count)]
     return [spec.validate(name, value) for value in values]
@@ -137,14 +140,15 @@ def expand_grid(strategy_class: type[Strategy], grid: Mapping[str, Any],
     schema = strategy_class.parameters
     unknown = [name for name in grid if name not in schema]
     if unknown:
-        raise ParameterError(unknown[0], f"unknown parameter for strategy "
-                                         f"{strategy_class.name!r}; known: {', '.join(schema)}")
+        raise ParameterError(unknown[0], "unknown parameter for strategy %(strategy)r; "
+                                         "known: %(known)s", strategy=strategy_class.name,
+                             known=", ".join(schema))
     values = {name: grid_values(name, schema[name], grid[name], max_sets)
               for name in schema if name in grid}
     size = math.prod(len(choices) for choices in values.values())
     if size > max_sets:
-        raise ParameterError("grid", f"{size:,} parameter sets, more than the limit "
-                                     f"{max_sets:,}")
+        raise ParameterError("grid", "%(count)s parameter sets, more than the limit %(limit)s",
+                             count=f"{size:,}", limit=f"{max_sets:,}")
     base = dict(base or {})
     parameter_sets, refused, reason = [], 0, ""
     for combination in itertools.product(*values.values()):
@@ -154,7 +158,8 @@ def expand_grid(strategy_class: type[Strategy], grid: Mapping[str, Any],
         except ParameterError as exc:
             refused, reason = refused + 1, reason or str(exc)
     if not parameter_sets:
-        raise ParameterError("grid", f"the strategy refuses every combination ({reason})")
+        raise ParameterError("grid", "the strategy refuses every combination (%(refusal)s)",
+                             refusal=reason)
     return Grid(values=values, parameter_sets=parameter_sets, refused=refused)
 
 
@@ -248,7 +253,8 @@ def evaluate_grid(strategy_class: type[Strategy], parameter_sets: Iterable[Mappi
 def check_metric(metric: str, minimum_trades: Any) -> None:
     """ParameterError unless metric is a statistic and minimum_trades a whole number >= 0."""
     if metric not in ranked_metrics():
-        raise ParameterError("metric", f"use one of {', '.join(ranked_metrics())}")
+        raise ParameterError("metric", "use one of %(metrics)s",
+                             metrics=", ".join(ranked_metrics()))
     if isinstance(minimum_trades, bool) or not isinstance(minimum_trades, int) \
             or minimum_trades < 0:
         raise ParameterError("minimum_trades", "must be a whole number >= 0")
@@ -283,8 +289,8 @@ def heatmap(results: Iterable[Mapping[str, Any]], x: str, y: str, metric: str = 
         return [], [], np.empty((0, 0))
     for name in (x, y):
         if name not in rows[0]["parameters"]:
-            raise ParameterError(name, f"not a varied parameter of the grid; varied: "
-                                       f"{', '.join(rows[0]['parameters'])}")
+            raise ParameterError(name, "not a varied parameter of the grid; varied: %(varied)s",
+                                 varied=", ".join(rows[0]["parameters"]))
     xs = sorted({row["parameters"][x] for row in rows})
     ys = sorted({row["parameters"][y] for row in rows})
     matrix = np.full((len(ys), len(xs)), np.nan)

@@ -68,10 +68,11 @@ class WindowPlan:
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise ParameterError(name, "must be a whole number of bars")
             if value < least:
-                reason = (f"must be at least the strategy's expiry_bars ({expiry_bars}), so a "
-                          "training signal cannot end inside the test window"
-                          if name == "embargo_bars" else f"must be at least {least}")
-                raise ParameterError(name, reason)
+                if name == "embargo_bars":
+                    raise ParameterError(name, "must be at least the strategy's expiry_bars "
+                                         "(%(least)s), so a training signal cannot end inside "
+                                         "the test window", least=least)
+                raise ParameterError(name, "must be at least %(least)s", least=least)
         if not isinstance(anchored, bool):
             raise ParameterError("anchored", "must be true or false")
         return cls(int(train_bars), int(test_bars), int(embargo_bars), anchored)

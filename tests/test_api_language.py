@@ -127,6 +127,54 @@ def test_a_bad_backtest_request_is_worded_in_portuguese(
     assert not Backtest.objects.exists()
 
 
+RESEARCH_GRID = {"bb_period": "10:30:10", "bb_deviations": [1.5, 2.0]}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "changes", "errors"),
+    [
+        (
+            "grids",
+            {"grid": {"bb_period": "30:10:5"}},
+            {"grid": {"bb_period": ["o fim do intervalo, 10, é menor que o início, 30"]}},
+        ),
+        (
+            "grids",
+            {"grid": {"bb_period": "2:41:1", "rsi_period": "2:11:1"}},
+            {"grid": ["400 conjuntos de parâmetros, mais que o limite de 300"]},
+        ),
+        (
+            "walk-forward",
+            {"grid": {**RESEARCH_GRID, "expiry_bars": [6, 24]}, "train_bars": 200,
+             "test_bars": 100, "embargo_bars": 5},
+            {"embargo_bars": ["deve ser pelo menos o expiry_bars da estratégia (24), para que "
+                              "um sinal do treino não termine dentro da janela de teste"]},
+        ),
+        (
+            "walk-forward",
+            {"train_bars": 450, "test_bars": 10},
+            {"train_bars": ["o período tem cerca de 456 barras de 1h: não sobra janela de "
+                            "teste depois de 450 barras de treino e 48 de embargo"]},
+        ),
+    ],
+)
+def test_a_bad_grid_or_walk_forward_is_worded_in_portuguese(
+    api_client, settings, endpoint, changes, errors
+):
+    settings.MARKET_DATA_MODE = "demo"
+    settings.BACKTEST_GRID_MAX_SETS = 300
+    body = {**REQUEST, "grid": RESEARCH_GRID, **changes}
+    response = api_client.post(f"/api/backtests/{endpoint}/", body, format="json", **PORTUGUESE)
+    assert response.status_code == 400, response.content
+    assert response.json() == errors
+
+
+def test_a_drift_report_without_a_strategy_is_worded_in_portuguese(api_client):
+    response = api_client.get("/api/backtests/drift/", {"asset": "BTCUSDT"}, **PORTUGUESE)
+    assert response.status_code == 400
+    assert response.json() == {"strategy": ["obrigatório"]}
+
+
 def test_errors_django_renders_and_the_size_limit_are_worded_in_portuguese(api_client):
     response = api_client.get("/api/no-such-thing/", **PORTUGUESE)
     assert response.status_code == 404

@@ -211,10 +211,14 @@ def test_compiled_translations_match_their_sources(domain):
     """The committed .mo files say what the .po files say (CI does not run gettext)."""
     folder = Path(signals.__file__).parent / "locale" / "pt_BR" / "LC_MESSAGES"
     source = (folder / f"{domain}.po").read_text(encoding="utf-8")
-    entries = re.findall(r'^msgid (".+")\nmsgstr (".*")$', source, flags=re.MULTILINE)
+    entries = re.findall(r'^(?:msgctxt (".+")\n)?msgid (".+")\nmsgstr (".*")$', source,
+                         flags=re.MULTILINE)
     assert len(entries) > 50
     with open(folder / f"{domain}.mo", "rb") as compiled:
         catalog = gettext.GNUTranslations(compiled)
-    for msgid, msgstr in entries:
+    for context, msgid, msgstr in entries:
         assert msgstr != '""', f"untranslated: {msgid}"
-        assert catalog.gettext(json.loads(msgid)) == json.loads(msgstr)
+        text = json.loads(msgid)
+        compiled_text = (catalog.pgettext(json.loads(context), text) if context
+                         else catalog.gettext(text))
+        assert compiled_text == json.loads(msgstr)

@@ -13,6 +13,7 @@ from backtests.api import serializers
 from backtests.charts import heatmap_png
 from backtests.models import Backtest, GridRun, WalkForward
 from botsinais.schema import ErrorSerializer
+from signals.validation import worded
 from strategies import grid
 from strategies.base import ParameterError
 
@@ -178,7 +179,7 @@ class GridRunViewSet(ResearchViewSet):
         run = self.get_object()
         order = request.query_params.get("order", "grid")
         if order not in ("grid", "ranking"):
-            raise ValidationError({"order": ["use grid or ranking"]})
+            raise ValidationError({"order": [_("use grid or ranking")]})
         rows = run.results if order == "grid" else [run.results[i] for i in run.ranking]
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(serializers.GridResultSerializer(page, many=True).data)
@@ -205,7 +206,7 @@ class GridRunViewSet(ResearchViewSet):
             xs, ys, matrix = grid.heatmap(run.results, x, y, metric, run.minimum_trades)
         except ParameterError as exc:
             field = "metric" if exc.parameter == "metric" else "x" if exc.parameter == x else "y"
-            raise ValidationError({field: [exc.reason]}) from None
+            raise ValidationError({field: [worded(exc)]}) from None
         title = f"grid #{run.pk} {run.strategy} {run.asset} {run.timeframe}"
         return HttpResponse(heatmap_png(xs, ys, matrix, x, y, metric, title),
                             content_type="image/png")

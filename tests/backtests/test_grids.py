@@ -71,6 +71,8 @@ def test_the_heatmap_is_a_png_of_any_two_varied_parameters(
         assert response.content.startswith(b"\x89PNG")
     assert api_client.get(url + "?x=rsi_period").json() == {
         "x": ["not a varied parameter of the grid; varied: bb_period, bb_deviations"]}
+    assert api_client.get(url + "?x=rsi_period", HTTP_ACCEPT_LANGUAGE="pt-BR").json() == {
+        "x": ["não é um parâmetro variado da grade; variados: bb_period, bb_deviations"]}
     assert "metric" in api_client.get(url + "?metric=luck").json()
 
 
