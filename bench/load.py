@@ -39,6 +39,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import stacks  # noqa: E402
 from bench.realtime import free_port, start_binance, wait_for  # noqa: E402
 
 VHOST = "botsinais_bench_load"
@@ -231,6 +232,22 @@ def count_connections(peak: list[int], stop: threading.Event) -> None:
             stop.wait(0.2)
 
 
+def start_profilers(webs, worker, rate: float, duration: float):
+    """py-spy (requirements-bench.txt) on each web process and the worker's children while
+    the rate is sent; raw stacks in test-artifacts/profile-*.txt."""
+    spy = str(Path(sys.executable).parent / "py-spy")
+    targets = [(f"web{n}", web.pid, []) for n, web in enumerate(webs)]
+    targets.append(("worker", worker.pid, ["--subprocesses"]))
+    started = []
+    for name, pid, extra in targets:
+        output = ARTIFACTS / f"profile-{name}-{rate:g}.txt"
+        command = [spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(output),
+                   "--duration", str(int(duration)), "--rate", "250", "--nonblocking", "--idle", *extra]
+        started.append((subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL), output))
+    return started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[50, 100])
@@ -238,6 +255,8 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=120, help="seconds to wait for endings")
     parser.add_argument("--web", type=int, default=1, help="daphne processes")
     parser.add_argument("--assets", type=int, default=20)
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy the web and worker processes during each rate (top frames)")
     args = parser.parse_args()
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -331,6 +350,7 @@ def main() -> None:
             web_cpu = sum(cpu_seconds(w.pid) for w in webs)
             worker_cpu = cpu_seconds(worker.pid)
             began = time.monotonic()
+            spies = start_profilers(webs, worker, rate, args.duration) if args.profile else []
             answers = client.run(rate, args.duration)
             # The web tier over the sending window, the worker until the last ending.
             web_cpu = sum(cpu_seconds(w.pid) for w in webs) - web_cpu
@@ -346,6 +366,9 @@ def main() -> None:
                 "connections": peak[0],
             }
             results[rate] = summarize(answers, rows, args.duration, cpu)
+            for spy, output in spies:
+                spy.wait(30)
+                stacks.print_summary(output)
             print(f"{rate:g}/s done", flush=True)
     finally:
         for process in (*webs, worker):

@@ -195,6 +195,9 @@ if DATABASE_POOL:
 # HTTP requests one web process serves at once; the next is refused at once with 503 (0: no
 # limit). Beyond about its throughput times the latency wanted, a request only waits in line.
 WEB_MAX_IN_FLIGHT = env_number("WEB_MAX_IN_FLIGHT", 16, int, minimum=0)
+# Threads serving HTTP in one web process (botsinais/asgi.py): the requests it works on at once;
+# more in flight wait for a thread. At most DATABASE_POOL_MAX_SIZE, so none waits for a connection.
+WEB_THREADS = env_number("WEB_THREADS", 10, int, minimum=1)
 # Seconds a refused client is told to wait (Retry-After): server busy or no database connection.
 BUSY_RETRY_AFTER = env_number("BUSY_RETRY_AFTER", 1, int, minimum=1)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
