@@ -218,9 +218,18 @@ if REDIS_URL:
             "KEY_PREFIX": REDIS_KEY_PREFIX,
         }
     }
+    # pubsub: an event is one PUBLISH per group; each web process receives it once and hands
+    # it to its own clients, so the cost of a fan-out grows with processes, not clients. core:
+    # one Redis list push per client and one pop by its process, with per-channel capacity.
+    # Measured side by side with bench/realtime.py (docs/capacity.md).
+    CHANNEL_LAYER = env_choice("CHANNEL_LAYER", ("pubsub", "core"), "pubsub")
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": {
+                "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "core": "channels_redis.core.RedisChannelLayer",
+            }[CHANNEL_LAYER],
+            # The pub/sub layer reads hosts and prefix only; the rest applies to core.
             "CONFIG": {
                 # redis-py 8 ends any read after 5 s by default: exactly as long as the layer
                 # blocks waiting for a message, so every consumer idle that long would crash.

@@ -108,7 +108,8 @@ class SignalConsumer(AsyncJsonWebsocketConsumer):
         # The user's own events (their backtests); not a group a client joins or leaves.
         self.personal_group = events.user_group(user.pk)
         await self.channel_layer.group_add(self.personal_group, self.channel_name)
-        self.refresher = asyncio.create_task(self.keep_groups_alive())
+        if hasattr(self.channel_layer, "group_expiry"):  # core layer; pub/sub forgets none
+            self.refresher = asyncio.create_task(self.keep_groups_alive())
         await self.accept()
 
     async def disconnect(self, code):

@@ -34,12 +34,13 @@ def request_analysis(*, asset: str, timeframe: str, user=None, source=AnalysisSo
     Stored means accepted: if the broker does not take the message, the request stays pending
     and the sweeper publishes it again (see sweep_analysis_requests).
     """
-    with transaction.atomic():
-        analysis = AnalysisRequest.objects.create(
-            asset=asset, timeframe=timeframe, requested_by=user, source=source
-        )
-        correlation_id = str(analysis.correlation_id)
-        transaction.on_commit(lambda: dispatch_analysis(correlation_id))
+    # One INSERT, committed on its own (autocommit) unless the caller holds a transaction:
+    # on_commit then runs the publish after the caller's commit. No BEGIN round trip.
+    analysis = AnalysisRequest.objects.create(
+        asset=asset, timeframe=timeframe, requested_by=user, source=source
+    )
+    correlation_id = str(analysis.correlation_id)
+    transaction.on_commit(lambda: dispatch_analysis(correlation_id))
     return analysis
 
 
@@ -122,7 +123,7 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
         frame = store.load_candles(analysis.asset, analysis.timeframe)
         candidates = find_candidates(frame, analysis)
         with transaction.atomic():
-            new_signals = [s for s in (store_signal(c, analysis) for c in candidates) if s]
+            new_signals = store_signals(candidates, analysis)
             if not finish(analysis, AnalysisStatus.COMPLETED, signals_generated=len(new_signals)):
                 raise Superseded  # rolls back this attempt's signals
             evaluate_after_commit(analysis.asset, analysis.timeframe)
@@ -225,29 +226,46 @@ def find_candidates(frame: pd.DataFrame, analysis: AnalysisRequest):
     return candidates
 
 
-def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisRequest) -> Signal | None:
-    """Insert the signal unless this strategy already fired on this candle; None if it did."""
-    signal, created = Signal.objects.get_or_create(
-        source=running_data_source(),
-        strategy=candidate.strategy,
-        asset=analysis.asset,
-        timeframe=analysis.timeframe,
-        candle_time=candidate.candle_time.to_pydatetime(),
-        defaults={
-            "direction": candidate.direction,
-            "confidence": candidate.confidence,
-            "entry_price": candidate.entry,
-            "stop_loss": candidate.stop_loss,
-            "take_profit": candidate.take_profit,
-            "indicators": candidate.indicators,
-            "parameters": candidate.parameters,
-            "correlation_id": analysis.correlation_id,
-        },
+def store_signals(
+    candidates: list[strategies.SignalCandidate], analysis: AnalysisRequest
+) -> list[Signal]:
+    """Insert a signal per candidate unless its strategy already fired on that candle; the new
+    ones, each announced once the transaction commits.
+
+    One INSERT ... ON CONFLICT DO NOTHING for all of them, then one read of which went in (the
+    keys are made here, so a row found by key is this insert's): two round trips instead of a
+    read, a savepoint and an insert per candidate. signal_once_per_source_candle decides, as
+    before, and a concurrent attempt waits for this one's row lock, then skips it.
+    """
+    if not candidates:
+        return []
+    source = running_data_source()
+    signals = [
+        Signal(
+            source=source,
+            strategy=candidate.strategy,
+            asset=analysis.asset,
+            timeframe=analysis.timeframe,
+            candle_time=candidate.candle_time.to_pydatetime(),
+            direction=candidate.direction,
+            confidence=candidate.confidence,
+            entry_price=candidate.entry,
+            stop_loss=candidate.stop_loss,
+            take_profit=candidate.take_profit,
+            indicators=candidate.indicators,
+            parameters=candidate.parameters,
+            correlation_id=analysis.correlation_id,
+        )
+        for candidate in candidates
+    ]
+    Signal.objects.bulk_create(signals, ignore_conflicts=True)
+    inserted = set(
+        Signal.objects.filter(pk__in=[s.pk for s in signals]).values_list("pk", flat=True)
     )
-    if not created:
-        return None
-    events.publish(events.signal_generated(signal))
-    return signal
+    new_signals = [signal for signal in signals if signal.pk in inserted]
+    for signal in new_signals:
+        events.publish(events.signal_generated(signal))
+    return new_signals
 
 
 def finish(analysis: AnalysisRequest, status: str, *, signals_generated=0, error="") -> bool:
