@@ -6,6 +6,7 @@ another bench at the same time neither takes its tasks and events nor has its ro
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -89,13 +90,15 @@ def ensure_database(database_url: str) -> None:
 
 
 def web_command(server: str, port: int) -> list[str]:
-    """One web process as the Procfile runs it (uvicorn), or the daphne it replaced."""
+    """One web process exactly as the Procfile starts it (uvicorn), or the daphne it replaced."""
     if server == "daphne":
         return [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0",
                 "botsinais.asgi:application"]  # fmt: skip
-    return [str(BIN / "uvicorn"), "botsinais.asgi:application", "--host", "127.0.0.1",
-            "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--ws", "websockets",
-            "--lifespan", "off", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    from tests.procfile import procfile_command
+
+    # env execs sh, sh execs the server: the process started is the server itself.
+    return ["env", "HOST=127.0.0.1", f"PORT={port}", f"PATH={BIN}:{os.environ['PATH']}",
+            "sh", "-c", f"exec {procfile_command('web')}"]  # fmt: skip
 
 
 class Processes:
@@ -119,6 +122,8 @@ class Processes:
         return process
 
     def __enter__(self):
+        # A bench stopped with SIGTERM (timeout, kill) still stops what it started.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         return self
 
     def __exit__(self, *exc):

@@ -5,14 +5,15 @@ over them in turn), one Celery worker with two processes (prefork, as the Procfi
 RabbitMQ, Redis, PostgreSQL. Candles for --assets assets are stored before the clock starts.
 For each rate, POSTs go out open loop for --duration seconds: each is sent on its schedule
 whether or not earlier ones were answered, as independent clients would, and its latency counts
-from that scheduled moment (a client-side queue is not hidden). Then the bench waits up to
---settle seconds for the accepted requests to end.
+from that scheduled moment (a client-side queue is not hidden). Then the bench waits for the
+accepted requests to end, for as long as the worker keeps ending them.
 
 Reported per rate: accepted (202), refused (429/503 with Retry-After; without it they count as
-"other"), 500s, completed, failed, lost (accepted and not ended --settle seconds after the last
-POST), POST p50/p99 (every answer), time to completion p50/p99 (scheduled send -> finished_at),
-the sustained accepted rate and the CPU each tier used (100% = one core). The throttle on
-request-analysis is lifted for the bench (THROTTLE_ANALYSIS): it measures capacity, not limits.
+"other"), 500s, completed, failed, lost (accepted and not ended when none has ended for
+--settle seconds), POST p50/p99 (every answer), time to completion p50/p99 (scheduled send ->
+finished_at), the sustained accepted rate and the CPU each tier used (100% = one core). The
+throttle on request-analysis is lifted for the bench (THROTTLE_ANALYSIS): it measures capacity,
+not limits.
 
 Like bench/realtime.py it uses the local services with its own database
 (botsinais_bench_load), RabbitMQ vhost (botsinais_bench_load) and Redis database (6); BENCH_*
@@ -20,7 +21,8 @@ variables point it elsewhere, and DATABASE_POOL_* in the environment reach the s
 Server logs: test-artifacts/bench-load-*.log.
 
 Needs requirements-bench.txt (aiohttp).
-Run: .venv/bin/python bench/load.py [--rates 50 100] [--duration 60] [--settle 120] [--web 1]
+Run: .venv/bin/python bench/load.py [--rates 50 100] [--duration 20] [--settle 30] [--web 1]
+     [--server uvicorn|daphne] [--profile]   (issue 10's protocol: --duration 60)
 """
 
 import argparse
@@ -134,12 +136,13 @@ class Client:
 
 def wait_for_endings(answers: list[Answer], settle: float) -> dict[str, tuple[str, float | None]]:
     """Status and finished_at (epoch seconds) of each accepted request, once all have ended
-    or settle seconds have passed."""
+    or none has ended for settle seconds (a backlog the worker is still working through is
+    waited for; what is left when it stops moving is lost)."""
     from signals.models import AnalysisRequest, AnalysisStatus
 
     accepted = [a.correlation_id for a in answers if a.correlation_id]
     ended_states = (AnalysisStatus.COMPLETED, AnalysisStatus.FAILED)
-    deadline = time.monotonic() + settle
+    ended_before, moved = -1, time.monotonic()
     while True:
         rows = {
             str(cid): (status, finished.timestamp() if finished else None)
@@ -148,7 +151,9 @@ def wait_for_endings(answers: list[Answer], settle: float) -> dict[str, tuple[st
             ).values_list("correlation_id", "status", "finished_at")
         }
         ended = sum(1 for status, _ in rows.values() if status in ended_states)
-        if ended == len(accepted) or time.monotonic() > deadline:
+        if ended > ended_before:
+            ended_before, moved = ended, time.monotonic()
+        if ended == len(accepted) or time.monotonic() - moved > settle:
             return rows
         time.sleep(1)
 
@@ -222,8 +227,9 @@ def start_profilers(webs, worker, rate: float, duration: float):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[50, 100])
-    parser.add_argument("--duration", type=float, default=60, help="seconds per rate")
-    parser.add_argument("--settle", type=float, default=120, help="seconds to wait for endings")
+    parser.add_argument("--duration", type=float, default=20, help="seconds per rate")
+    parser.add_argument("--settle", type=float, default=30,
+                        help="seconds without an ending before the rest count as lost")
     parser.add_argument("--web", type=int, default=1, help="web processes")
     parser.add_argument("--server", choices=fullstack.SERVERS, default="uvicorn")
     parser.add_argument("--assets", type=int, default=20)
@@ -305,7 +311,7 @@ def main() -> None:
         print(f"Load on the full stack: {args.web} {args.server}, 1 Celery worker "
               f"({WORKER_PROCESSES} processes), RabbitMQ, Redis, PostgreSQL; {args.assets} "
               f"assets with stored candles; {args.duration:g} s per rate, endings awaited "
-              f"{args.settle:g} s; "
+              f"until none for {args.settle:g} s; "
               f"database pool per process: {pool or 'none'}\n", flush=True)  # fmt: skip
         client = Client(bases, token, args.assets)
         # Each worker process compiles the indicator kernels (numba) on its first analysis,
@@ -313,7 +319,7 @@ def main() -> None:
         warm_up = client.run(rate=2, duration=WORKER_PROCESSES * 3)
         if not any(a.status == 202 for a in warm_up):
             raise RuntimeError("no warm-up request was accepted; see test-artifacts/bench-load-*")
-        wait_for_endings(warm_up, settle=180)
+        wait_for_endings(warm_up, settle=60)
         for rate in args.rates:
             peak, stop = [0], threading.Event()
             counter = threading.Thread(target=count_connections, args=(peak, stop), daemon=True)

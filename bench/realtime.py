@@ -193,9 +193,11 @@ def bench_celery_floor(count: int) -> list[float]:
     return samples
 
 
-async def bench_fan_out(bases: list[str], token: str, clients: int, events_sent: int):
-    """Delays (ms) from publish to each client's receipt of each event; clients are spread
-    over the web processes in turn."""
+async def bench_fan_out(
+    bases: list[str], pids: list[int], token: str, clients: int, events_sent: int
+) -> tuple[list[float], float]:
+    """Delays (ms) from publish to each client's receipt of each event, and the web processes'
+    CPU (microseconds) per delivery; clients are spread over the web processes in turn."""
     from signals import events
 
     connecting = asyncio.Semaphore(CONNECTING_AT_ONCE)
@@ -219,6 +221,7 @@ async def bench_fan_out(bases: list[str], token: str, clients: int, events_sent:
     listeners = [asyncio.create_task(listen(ws)) for ws in sockets]
     await asyncio.sleep(0.5)  # every consumer has joined its groups
     delays = []
+    cpu_before = sum(fullstack.cpu_seconds(pid) for pid in pids)
     for _ in range(events_sent):
         event = events.envelope(events.HEALTH_CHECK, {"bench": True})
         sent = time.perf_counter()
@@ -231,17 +234,21 @@ async def bench_fan_out(bases: list[str], token: str, clients: int, events_sent:
             raise RuntimeError(f"only {len(arrivals)} of {clients} clients got the event")
         delays += [(t - sent) * 1000 for t in arrivals]
         await asyncio.sleep(0.2)
+    cpu = sum(fullstack.cpu_seconds(pid) for pid in pids) - cpu_before
     for task in listeners:
         task.cancel()
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     await asyncio.sleep(1)  # the server's consumers leave their groups
-    return delays
+    # Idle web processes spend next to nothing between events: this is the pushing.
+    return delays, cpu / (clients * events_sent) * 1e6
 
 
-def fan_out(bases: list[str], token: str, clients: int, events_sent: int) -> list[float]:
-    # uvloop: 2,000 clients in one process, and the bench's own loop is not the floor measured.
+def fan_out(webs, bases: list[str], token: str, clients: int, events_sent: int):
+    """bench_fan_out on the first len(bases) web processes; uvloop, so that 2,000 clients in
+    this one process are not what is measured."""
+    pids = [web.pid for web in webs[: len(bases)]]
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(bench_fan_out(bases, token, clients, events_sent))
+        return runner.run(bench_fan_out(bases, pids, token, clients, events_sent))
 
 
 def worker_run_times(log: Path) -> list[float]:
@@ -359,8 +366,10 @@ def main() -> None:
              "-Q", floor.QUEUE, "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
              "-n", "floor@%h"],
         )  # fmt: skip
-        for n, port in enumerate(ports):
+        webs = [
             processes.start(f"web{n}", fullstack.web_command(args.server, port))
+            for n, port in enumerate(ports)
+        ]
         fullstack.wait_for(lambda: app.control.ping(timeout=1), "the Celery worker")
         for base in bases:
             fullstack.wait_for(lambda b=base: requests.get(f"{b}/api/health/", timeout=2).ok, base)
@@ -374,9 +383,11 @@ def main() -> None:
         rows.append(("floors", [], (None, None)))
         rows.append(("Celery task round trip (RabbitMQ, rpc reply)", bench_celery_floor(200),
                      (None, None)))  # fmt: skip
-        rows.append(("group_send -> 1 client", fan_out(bases[:1], token, 1, 50), (None, None)))
-        rows.append(("group_send -> each of 100 clients",
-                     fan_out(bases[:1], token, 100, args.events), (None, None)))  # fmt: skip
+        delivery_cpu = {}
+        for clients in (1, 100):
+            name = f"group_send -> {'1 client' if clients == 1 else f'each of {clients} clients'}"
+            delays, delivery_cpu[name] = fan_out(webs, bases[:1], token, clients, args.events)
+            rows.append((name, delays, (None, None)))
 
         timings = bench_latency(bases[0], token, args.requests)
         web_stages = bench_web_stages(user, token, stage_assets)
@@ -393,10 +404,14 @@ def main() -> None:
         rows.append(("fan-out", [], (None, None)))
         for clients, spread in args.fan_out:
             goal = 250 if clients <= 500 else 1000
-            delays = fan_out(bases[:spread], token, clients, args.events)
-            rows.append((f"publish -> each of {clients} clients, {spread} web process"
-                         f"{'es' if spread > 1 else ''}", delays, (None, goal)))  # fmt: skip
+            name = (f"publish -> each of {clients} clients, {spread} web process"
+                    f"{'es' if spread > 1 else ''}")  # fmt: skip
+            delays, delivery_cpu[name] = fan_out(webs, bases[:spread], token, clients, args.events)
+            rows.append((name, delays, (None, goal)))
     print_table(rows)
+    print(f"\nweb CPU per delivered event ({args.server}, {args.layer} layer)")
+    for name, microseconds in delivery_cpu.items():
+        print(f"  {name:<50}{microseconds:>8.0f} us")
 
 
 if __name__ == "__main__":

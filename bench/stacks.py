@@ -1,8 +1,8 @@
 """Where a process spent its time: py-spy's raw (collapsed) stacks summed per function.
 
-Used by bench/load.py --profile; also on its own: .venv/bin/python bench/stacks.py FILE [N].
 A row is a function and the share of the samples in which it was on the stack (inclusive),
 so nested rows overlap; "self" is the share in which it was the innermost frame.
+Used by bench/load.py --profile; on its own: .venv/bin/python bench/stacks.py FILE [N]
 """
 
 import re
@@ -43,4 +43,7 @@ def print_summary(path: Path, top: int = 25) -> None:
 
 
 if __name__ == "__main__":
-    print_summary(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 25)
+    if len(sys.argv) < 2:  # make bench runs every bench/*.py without arguments
+        print(__doc__.split("\n")[-2])
+    else:
+        print_summary(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 25)

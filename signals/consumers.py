@@ -180,6 +180,14 @@ class SignalConsumer(AsyncJsonWebsocketConsumer):
     async def reply(self, event_type: str, data: dict):
         await self.send_json(events.envelope(event_type, data))
 
+    async def dispatch(self, message):
+        # An event from the layer touches no database: Channels' dispatch would first close old
+        # connections in the one sync thread, a hop that every client's every event queued
+        # behind (the fan-out's cost per client, docs/capacity.md). Client messages keep it.
+        if message["type"] == "broadcast":
+            return await self.broadcast(message)
+        return await super().dispatch(message)
+
     async def broadcast(self, message):
         """A signals.events event from the channel layer, forwarded once per connection."""
         if message["event_id"] in self.recent_event_ids:
