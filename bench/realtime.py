@@ -175,7 +175,7 @@ def bench_worker_stages(first_asset: int) -> dict[str, list[float]]:
         with transaction.atomic():
             stored = services.store_signals(candidates, analysis)
             services.finish(analysis, AnalysisStatus.COMPLETED, signals_generated=len(stored))
-            services.evaluate_after_commit(analysis.asset, analysis.timeframe)
+            services.evaluate_after_commit(analysis)
         stages["store"].append((time.perf_counter() - started) * 1000)
         for message, groups in pushes:
             timed(stages["push"], send_now, message, groups)

@@ -126,7 +126,7 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
             new_signals = store_signals(candidates, analysis)
             if not finish(analysis, AnalysisStatus.COMPLETED, signals_generated=len(new_signals)):
                 raise Superseded  # rolls back this attempt's signals
-            evaluate_after_commit(analysis.asset, analysis.timeframe)
+            evaluate_after_commit(analysis)
     except Superseded:
         log.info("analysis %s: attempt %s superseded", correlation_id, analysis.attempts)
         return reload(analysis)
@@ -206,10 +206,24 @@ def reload(analysis: AnalysisRequest) -> AnalysisRequest:
     return analysis
 
 
-def evaluate_after_commit(asset: str, timeframe: str) -> None:
-    """Fresh candles may end open signals of this pair: settle them once this commits."""
-    from signals import tasks
+def evaluate_after_commit(analysis: AnalysisRequest) -> None:
+    """Fresh candles may end open signals of this pair: settle them once this commits.
 
+    Not when the pair's only open signals are this run's own: they fired on the newest candle,
+    so no later candle can end them yet, and the publish (a broker confirm) and the task would
+    be spent on nothing. The scheduled evaluation covers every pair either way.
+    """
+    from signals import lifecycle, tasks
+
+    others_open = (
+        lifecycle.active_signals()
+        .filter(asset=analysis.asset, timeframe=analysis.timeframe)
+        .exclude(correlation_id=analysis.correlation_id)
+        .exists()
+    )
+    if not others_open:
+        return
+    asset, timeframe = analysis.asset, analysis.timeframe
     # Robust: the analysis has committed by then, and the scheduled evaluation catches up if
     # the broker does not take this message.
     transaction.on_commit(
