@@ -249,7 +249,8 @@ def store_signals(
     One INSERT ... ON CONFLICT DO NOTHING for all of them, then one read of which went in (the
     keys are made here, so a row found by key is this insert's): two round trips instead of a
     read, a savepoint and an insert per candidate. signal_once_per_source_candle decides, as
-    before, and a concurrent attempt waits for this one's row lock, then skips it.
+    before, and a concurrent attempt waits for this one's row lock, then skips it. (SQLite's
+    INSERT OR IGNORE also skips a row that breaks a check constraint; PostgreSQL raises.)
     """
     if not candidates:
         return []
