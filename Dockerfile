@@ -8,4 +8,8 @@ RUN DJANGO_SECRET_KEY=build python manage.py collectstatic --noinput
 RUN useradd --create-home botsinais
 USER botsinais
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "botsinais.asgi:application"]
+# The Procfile's web command; WEB_CONCURRENCY web processes share the port (uvicorn --workers).
+CMD ["uvicorn", "botsinais.asgi:application", "--host", "0.0.0.0", "--port", "8000", \
+     "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", \
+     "--ws-per-message-deflate", "false", "--no-proxy-headers", "--lifespan", "off", \
+     "--no-access-log"]

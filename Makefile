@@ -26,13 +26,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# One web process (--workers 1): the embedded worker and the in-memory channel layer live in it.
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_demo_user
 	$(PY) manage.py ensure_demo_watchlist
 	@echo "botsinais: http://$(HOST):$(PORT)/  (admin /admin/, API /api/, docs /api/docs/)"
-	EMBEDDED_WORKER=true $(VENV)/bin/daphne -b $(HOST) -p $(PORT) botsinais.asgi:application
+	EMBEDDED_WORKER=true $(VENV)/bin/uvicorn botsinais.asgi:application --host $(HOST) \
+		--port $(PORT) --workers 1 --loop uvloop --http httptools --ws websockets-sansio \
+		--ws-per-message-deflate false --no-proxy-headers --lifespan off
 
 # Web, worker and beat from the Procfile, against the services the environment names. The
 # virtualenv's bin goes first on PATH, so the Procfile's commands are found from a fresh shell.

@@ -1,17 +1,19 @@
 """Load on the full stack: request-analysis at fixed rates, and whether every accepted one ends.
 
-The stack: daphne (--web processes, POSTs spread over them in turn), one Celery worker with two
-processes (prefork, as the Procfile runs it), RabbitMQ, Redis, PostgreSQL. Candles for --assets
-assets are stored before the clock starts. For each rate, POSTs go out open loop for --duration
-seconds: each is sent on its schedule whether or not earlier ones were answered, as independent
-clients would, and its latency counts from that scheduled moment (a client-side queue is not
-hidden). Then the bench waits up to --settle seconds for the accepted requests to end.
+The stack: uvicorn as the Procfile runs it, or --server daphne (--web processes, POSTs spread
+over them in turn), one Celery worker with two processes (prefork, as the Procfile runs it),
+RabbitMQ, Redis, PostgreSQL. Candles for --assets assets are stored before the clock starts.
+For each rate, POSTs go out open loop for --duration seconds: each is sent on its schedule
+whether or not earlier ones were answered, as independent clients would, and its latency counts
+from that scheduled moment (a client-side queue is not hidden). Then the bench waits for the
+accepted requests to end, for as long as the worker keeps ending them.
 
 Reported per rate: accepted (202), refused (429/503 with Retry-After; without it they count as
-"other"), 500s, completed, failed, lost (accepted and not ended --settle seconds after the last
-POST), POST p50/p99 (every answer), time to completion p50/p99 (scheduled send -> finished_at),
-the sustained accepted rate and the CPU each tier used (100% = one core). The throttle on
-request-analysis is lifted for the bench (THROTTLE_ANALYSIS): it measures capacity, not limits.
+"other"), 500s, completed, failed, lost (accepted and not ended when none has ended for
+--settle seconds), POST p50/p99 (every answer), time to completion p50/p99 (scheduled send ->
+finished_at), the sustained accepted rate and the CPU each tier used (100% = one core). The
+throttle on request-analysis is lifted for the bench (THROTTLE_ANALYSIS): it measures capacity,
+not limits.
 
 Like bench/realtime.py it uses the local services with its own database
 (botsinais_bench_load), RabbitMQ vhost (botsinais_bench_load) and Redis database (6); BENCH_*
@@ -19,7 +21,8 @@ variables point it elsewhere, and DATABASE_POOL_* in the environment reach the s
 Server logs: test-artifacts/bench-load-*.log.
 
 Needs requirements-bench.txt (aiohttp).
-Run: .venv/bin/python bench/load.py [--rates 50 100] [--duration 60] [--settle 120] [--web 1]
+Run: .venv/bin/python bench/load.py [--rates 50 100] [--duration 20] [--settle 30] [--web 1]
+     [--server uvicorn|daphne] [--profile]   (issue 10's protocol: --duration 60)
 """
 
 import argparse
@@ -39,7 +42,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.realtime import free_port, start_binance, wait_for  # noqa: E402
+from bench import fullstack, stacks  # noqa: E402
+from bench.fullstack import ARTIFACTS, cpu_seconds, free_port, start_binance, wait_for  # noqa: E402
 
 VHOST = "botsinais_bench_load"
 DATABASE_URL = os.environ.get(
@@ -48,7 +52,6 @@ DATABASE_URL = os.environ.get(
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", f"amqp://guest:guest@127.0.0.1:5672/{VHOST}")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
-ARTIFACTS = ROOT / "test-artifacts"
 WORKER_PROCESSES = 2
 CLIENT_CONNECTIONS = 400
 POST_TIMEOUT = 30
@@ -67,41 +70,12 @@ def asset_name(i: int) -> str:
     return f"LD{i:04d}USDT"
 
 
-def ensure_vhost() -> None:
-    if not BROKER_URL.endswith(f"/{VHOST}"):
-        return  # a broker of the caller's choosing
-    listed = subprocess.run(["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True)
-    if VHOST not in listed.stdout.split():
-        subprocess.run(["rabbitmqctl", "-q", "add_vhost", VHOST], check=True)
-        subprocess.run(
-            ["rabbitmqctl", "-q", "set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"],
-            check=True,
-        )
 
 
-def ensure_database() -> None:
-    import psycopg
-
-    name = DATABASE_URL.rsplit("/", 1)[1]
-    with psycopg.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def start(name: str, command: list[str], env: dict) -> subprocess.Popen:
-    log = open(ARTIFACTS / f"bench-load-{name}.log", "w")
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU of a process and all its descendants (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return 0.0
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -162,12 +136,13 @@ class Client:
 
 def wait_for_endings(answers: list[Answer], settle: float) -> dict[str, tuple[str, float | None]]:
     """Status and finished_at (epoch seconds) of each accepted request, once all have ended
-    or settle seconds have passed."""
+    or none has ended for settle seconds (a backlog the worker is still working through is
+    waited for; what is left when it stops moving is lost)."""
     from signals.models import AnalysisRequest, AnalysisStatus
 
     accepted = [a.correlation_id for a in answers if a.correlation_id]
     ended_states = (AnalysisStatus.COMPLETED, AnalysisStatus.FAILED)
-    deadline = time.monotonic() + settle
+    ended_before, moved = -1, time.monotonic()
     while True:
         rows = {
             str(cid): (status, finished.timestamp() if finished else None)
@@ -176,7 +151,9 @@ def wait_for_endings(answers: list[Answer], settle: float) -> dict[str, tuple[st
             ).values_list("correlation_id", "status", "finished_at")
         }
         ended = sum(1 for status, _ in rows.values() if status in ended_states)
-        if ended == len(accepted) or time.monotonic() > deadline:
+        if ended > ended_before:
+            ended_before, moved = ended, time.monotonic()
+        if ended == len(accepted) or time.monotonic() - moved > settle:
             return rows
         time.sleep(1)
 
@@ -231,13 +208,33 @@ def count_connections(peak: list[int], stop: threading.Event) -> None:
             stop.wait(0.2)
 
 
+def start_profilers(webs, worker, rate: float, duration: float):
+    """py-spy (requirements-bench.txt) on each web process and the worker's children while
+    the rate is sent; raw stacks in test-artifacts/profile-*.txt."""
+    spy = str(Path(sys.executable).parent / "py-spy")
+    targets = [(f"web{n}", web.pid, []) for n, web in enumerate(webs)]
+    targets.append(("worker", worker.pid, ["--subprocesses"]))
+    started = []
+    for name, pid, extra in targets:
+        output = ARTIFACTS / f"profile-{name}-{rate:g}.txt"
+        command = [spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(output),
+                   "--duration", str(int(duration)), "--rate", "250", "--nonblocking", *extra]
+        started.append((subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL), output))
+    return started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[50, 100])
-    parser.add_argument("--duration", type=float, default=60, help="seconds per rate")
-    parser.add_argument("--settle", type=float, default=120, help="seconds to wait for endings")
-    parser.add_argument("--web", type=int, default=1, help="daphne processes")
+    parser.add_argument("--duration", type=float, default=20, help="seconds per rate")
+    parser.add_argument("--settle", type=float, default=30,
+                        help="seconds without an ending before the rest count as lost")
+    parser.add_argument("--web", type=int, default=1, help="web processes")
+    parser.add_argument("--server", choices=fullstack.SERVERS, default="uvicorn")
     parser.add_argument("--assets", type=int, default=20)
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy the web and worker processes during each rate (top frames)")
     args = parser.parse_args()
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -258,8 +255,8 @@ def main() -> None:
         THROTTLE_ANALYSIS="1000000/second",
     )
     os.environ.update(env)
-    ensure_vhost()
-    ensure_database()
+    fullstack.ensure_vhost(BROKER_URL, VHOST)
+    fullstack.ensure_database(DATABASE_URL)
     if REDIS_URL == DEFAULT_REDIS_URL:
         import redis
 
@@ -294,18 +291,16 @@ def main() -> None:
 
     ports = [free_port() for _ in range(args.web)]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
-    daphne = str(Path(python).parent / "daphne")
+    processes = fullstack.Processes("bench-load", env)
     webs = [
-        start(f"web{n}", [daphne, "-b", "127.0.0.1", "-p", str(port), "-v", "0",
-                          "botsinais.asgi:application"], env)
+        processes.start(f"web{n}", fullstack.web_command(args.server, port))
         for n, port in enumerate(ports)
-    ]  # fmt: skip
-    worker = start(
+    ]
+    worker = processes.start(
         "worker",
         [python, "-m", "celery", "-A", "botsinais", "worker", "-Q",
          ",".join(settings.TASK_QUEUE_NAMES.values()), "--concurrency", str(WORKER_PROCESSES),
          "--without-gossip", "--without-mingle", "--loglevel", "WARNING", "-n", "bench-load@%h"],
-        env,
     )  # fmt: skip
     results: dict[float, dict[str, str]] = {}
     try:
@@ -313,9 +308,10 @@ def main() -> None:
         for base in bases:
             wait_for(lambda base=base: requests.get(f"{base}/api/health/", timeout=3).ok, base)
         pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
-        print(f"Load on the full stack: {args.web} daphne, 1 Celery worker ({WORKER_PROCESSES} "
-              f"processes), RabbitMQ, Redis, PostgreSQL; {args.assets} assets with stored "
-              f"candles; {args.duration:g} s per rate, endings awaited {args.settle:g} s; "
+        print(f"Load on the full stack: {args.web} {args.server}, 1 Celery worker "
+              f"({WORKER_PROCESSES} processes), RabbitMQ, Redis, PostgreSQL; {args.assets} "
+              f"assets with stored candles; {args.duration:g} s per rate, endings awaited "
+              f"until none for {args.settle:g} s; "
               f"database pool per process: {pool or 'none'}\n", flush=True)  # fmt: skip
         client = Client(bases, token, args.assets)
         # Each worker process compiles the indicator kernels (numba) on its first analysis,
@@ -323,7 +319,7 @@ def main() -> None:
         warm_up = client.run(rate=2, duration=WORKER_PROCESSES * 3)
         if not any(a.status == 202 for a in warm_up):
             raise RuntimeError("no warm-up request was accepted; see test-artifacts/bench-load-*")
-        wait_for_endings(warm_up, settle=180)
+        wait_for_endings(warm_up, settle=60)
         for rate in args.rates:
             peak, stop = [0], threading.Event()
             counter = threading.Thread(target=count_connections, args=(peak, stop), daemon=True)
@@ -331,6 +327,7 @@ def main() -> None:
             web_cpu = sum(cpu_seconds(w.pid) for w in webs)
             worker_cpu = cpu_seconds(worker.pid)
             began = time.monotonic()
+            spies = start_profilers(webs, worker, rate, args.duration) if args.profile else []
             answers = client.run(rate, args.duration)
             # The web tier over the sending window, the worker until the last ending.
             web_cpu = sum(cpu_seconds(w.pid) for w in webs) - web_cpu
@@ -346,15 +343,12 @@ def main() -> None:
                 "connections": peak[0],
             }
             results[rate] = summarize(answers, rows, args.duration, cpu)
+            for spy, output in spies:
+                spy.wait(30)
+                stacks.print_summary(output)
             print(f"{rate:g}/s done", flush=True)
     finally:
-        for process in (*webs, worker):
-            process.terminate()
-        for process in (*webs, worker):
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        processes.__exit__(None, None, None)
 
     columns = [f"{rate:g}/s" for rate in results]
     header = f"{'measure':<36}" + "".join(f"{c:>12}" for c in columns)

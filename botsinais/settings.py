@@ -196,6 +196,9 @@ if DATABASE_POOL:
 # HTTP requests one web process serves at once; the next is refused at once with 503 (0: no
 # limit). Beyond about its throughput times the latency wanted, a request only waits in line.
 WEB_MAX_IN_FLIGHT = env_number("WEB_MAX_IN_FLIGHT", 16, int, minimum=0)
+# Threads serving HTTP in one web process (botsinais/asgi.py): the requests it works on at once;
+# more in flight wait for a thread. At most DATABASE_POOL_MAX_SIZE, so none waits for a connection.
+WEB_THREADS = env_number("WEB_THREADS", 10, int, minimum=1)
 # Seconds a refused client is told to wait (Retry-After): server busy or no database connection.
 BUSY_RETRY_AFTER = env_number("BUSY_RETRY_AFTER", 1, int, minimum=1)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -210,15 +213,24 @@ CELERY_QUEUE_PREFIX = env.str("CELERY_QUEUE_PREFIX", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "botsinais.cache.SharedPoolRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
             "KEY_PREFIX": REDIS_KEY_PREFIX,
         }
     }
+    # pubsub: an event is one PUBLISH per group; each web process receives it once and hands
+    # it to its own clients, so the cost of a fan-out grows with processes, not clients. core:
+    # one Redis list push per client and one pop by its process, with per-channel capacity.
+    # Measured side by side with bench/realtime.py (docs/capacity.md).
+    CHANNEL_LAYER = env_choice("CHANNEL_LAYER", ("pubsub", "core"), "pubsub")
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": {
+                "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "core": "channels_redis.core.RedisChannelLayer",
+            }[CHANNEL_LAYER],
+            # The pub/sub layer reads hosts and prefix only; the rest applies to core.
             "CONFIG": {
                 # redis-py 8 ends any read after 5 s by default: exactly as long as the layer
                 # blocks waiting for a message, so every consumer idle that long would crash.

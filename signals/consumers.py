@@ -126,7 +126,8 @@ class SignalConsumer(AsyncJsonWebsocketConsumer):
         # The user's own events (their backtests); not a group a client joins or leaves.
         self.personal_group = events.user_group(user.pk)
         await self.channel_layer.group_add(self.personal_group, self.channel_name)
-        self.refresher = asyncio.create_task(self.keep_groups_alive())
+        if hasattr(self.channel_layer, "group_expiry"):  # core layer; pub/sub forgets none
+            self.refresher = asyncio.create_task(self.keep_groups_alive())
         await self.accept()
 
     async def disconnect(self, code):
@@ -197,6 +198,14 @@ class SignalConsumer(AsyncJsonWebsocketConsumer):
 
     async def reply(self, event_type: str, data: dict):
         await self.send_json(events.envelope(event_type, data))
+
+    async def dispatch(self, message):
+        # An event from the layer touches no database: Channels' dispatch would first close old
+        # connections in the one sync thread, a hop that every client's every event queued
+        # behind (the fan-out's cost per client, docs/capacity.md). Client messages keep it.
+        if message["type"] == "broadcast":
+            return await self.broadcast(message)
+        return await super().dispatch(message)
 
     async def broadcast(self, message):
         """A signals.events event from the channel layer, forwarded once per connection."""

@@ -36,12 +36,13 @@ def request_analysis(*, asset: str, timeframe: str, user=None, source=AnalysisSo
     Stored means accepted: if the broker does not take the message, the request stays pending
     and the sweeper publishes it again (see sweep_analysis_requests).
     """
-    with transaction.atomic():
-        analysis = AnalysisRequest.objects.create(
-            asset=asset, timeframe=timeframe, requested_by=user, source=source
-        )
-        correlation_id = str(analysis.correlation_id)
-        transaction.on_commit(lambda: dispatch_analysis(correlation_id))
+    # One INSERT, committed on its own (autocommit) unless the caller holds a transaction:
+    # on_commit then runs the publish after the caller's commit. No BEGIN round trip.
+    analysis = AnalysisRequest.objects.create(
+        asset=asset, timeframe=timeframe, requested_by=user, source=source
+    )
+    correlation_id = str(analysis.correlation_id)
+    transaction.on_commit(lambda: dispatch_analysis(correlation_id))
     return analysis
 
 
@@ -125,7 +126,7 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
         enabled = enabled_strategies(analysis.asset, analysis.timeframe, analysis.strategies)
         candidates = find_candidates(frame, enabled)
         with transaction.atomic():
-            new_signals = [s for s in (store_signal(c, analysis, frame) for c in candidates) if s]
+            new_signals = store_signals(candidates, analysis, frame)
             if not finish(
                 analysis,
                 AnalysisStatus.COMPLETED,
@@ -133,7 +134,7 @@ def run_analysis(correlation_id: str) -> AnalysisRequest:
                 evaluated=evaluated_fields(frame, enabled),
             ):
                 raise Superseded  # rolls back this attempt's signals
-            evaluate_after_commit(analysis.asset, analysis.timeframe)
+            evaluate_after_commit(analysis)
     except Superseded:
         log.info("analysis %s: attempt %s superseded", correlation_id, analysis.attempts)
         return reload(analysis)
@@ -213,10 +214,24 @@ def reload(analysis: AnalysisRequest) -> AnalysisRequest:
     return analysis
 
 
-def evaluate_after_commit(asset: str, timeframe: str) -> None:
-    """Fresh candles may end open signals of this pair: settle them once this commits."""
-    from signals import tasks
+def evaluate_after_commit(analysis: AnalysisRequest) -> None:
+    """Fresh candles may end open signals of this pair: settle them once this commits.
 
+    Not when the pair's only open signals are this run's own: they fired on the newest candle,
+    so no later candle can end them yet, and the publish (a broker confirm) and the task would
+    be spent on nothing. The scheduled evaluation covers every pair either way.
+    """
+    from signals import lifecycle, tasks
+
+    others_open = (
+        lifecycle.active_signals()
+        .filter(asset=analysis.asset, timeframe=analysis.timeframe)
+        .exclude(correlation_id=analysis.correlation_id)
+        .exists()
+    )
+    if not others_open:
+        return
+    asset, timeframe = analysis.asset, analysis.timeframe
     # Robust: the analysis has committed by then, and the scheduled evaluation catches up if
     # the broker does not take this message.
     transaction.on_commit(
@@ -244,33 +259,51 @@ def evaluated_fields(frame: pd.DataFrame, enabled: list[strategies.Strategy]) ->
     }
 
 
-def store_signal(candidate: strategies.SignalCandidate, analysis: AnalysisRequest,
-                 candles: pd.DataFrame | None = None) -> Signal | None:
-    """Insert the signal unless this strategy already fired on this candle; None if it did.
-    While a model version is active it also stores its probability (from the candles the
-    candidate was found on)."""
-    signal, created = Signal.objects.get_or_create(
-        source=running_data_source(),
-        strategy=candidate.strategy,
-        asset=analysis.asset,
-        timeframe=analysis.timeframe,
-        candle_time=candidate.candle_time.to_pydatetime(),
-        defaults={
-            "direction": candidate.direction,
-            "confidence": candidate.confidence,
-            "entry_price": candidate.entry,
-            "stop_loss": candidate.stop_loss,
-            "take_profit": candidate.take_profit,
-            "indicators": candidate.indicators,
-            "parameters": candidate.parameters,
-            "correlation_id": analysis.correlation_id,
+def store_signals(
+    candidates: list[strategies.SignalCandidate],
+    analysis: AnalysisRequest,
+    candles: pd.DataFrame | None = None,
+) -> list[Signal]:
+    """Insert a signal per candidate unless its strategy already fired on that candle; the new
+    ones, each announced once the transaction commits. While a model version is active each
+    also stores its probability (from the candles the candidate was found on).
+
+    One INSERT ... ON CONFLICT DO NOTHING for all of them, then one read of which went in (the
+    keys are made here, so a row found by key is this insert's): two round trips instead of a
+    read, a savepoint and an insert per candidate. signal_once_per_source_candle decides, as
+    before, and a concurrent attempt waits for this one's row lock, then skips it. (SQLite's
+    INSERT OR IGNORE also skips a row that breaks a check constraint; PostgreSQL raises.)
+    """
+    if not candidates:
+        return []
+    source = running_data_source()
+    signals = [
+        Signal(
+            source=source,
+            strategy=candidate.strategy,
+            asset=analysis.asset,
+            timeframe=analysis.timeframe,
+            candle_time=candidate.candle_time.to_pydatetime(),
+            direction=candidate.direction,
+            confidence=candidate.confidence,
+            entry_price=candidate.entry,
+            stop_loss=candidate.stop_loss,
+            take_profit=candidate.take_profit,
+            indicators=candidate.indicators,
+            parameters=candidate.parameters,
+            correlation_id=analysis.correlation_id,
             **serving.probability_fields(candidate, analysis.timeframe, candles),
-        },
+        )
+        for candidate in candidates
+    ]
+    Signal.objects.bulk_create(signals, ignore_conflicts=True)
+    inserted = set(
+        Signal.objects.filter(pk__in=[s.pk for s in signals]).values_list("pk", flat=True)
     )
-    if not created:
-        return None
-    events.publish(events.signal_generated(signal))
-    return signal
+    new_signals = [signal for signal in signals if signal.pk in inserted]
+    for signal in new_signals:
+        events.publish(events.signal_generated(signal))
+    return new_signals
 
 
 def finish(

@@ -21,6 +21,7 @@ from hypothesis import settings as hypothesis_settings
 
 from collectors import http
 from tests.fake_binance import INTERVAL_MS, klines_handler, oversold_candles
+from tests.procfile import procfile_command
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -350,7 +351,7 @@ def wait_until(predicate, timeout: float = 60, interval: float = 0.2):
     raise AssertionError(f"condition not met within {timeout}s")
 
 
-# ==== realtime: a daphne server for the WebSocket and browser tests ====
+# ==== realtime: the web server for the WebSocket and browser tests ====
 
 
 def lose_the_race(monkeypatch, serializer_class, store_rival) -> list:
@@ -396,16 +397,20 @@ def wait_for_http(url: str, process, timeout: float = 60) -> None:
 
 
 @contextmanager
-def running_daphne(env: dict, log_name: str):
-    """The ASGI app in a daphne process with env, on a free port; yields its base URL once it
-    answers, and stops it after. Its output goes to test-artifacts/log_name."""
+def running_web_server(env: dict, log_name: str):
+    """The web process exactly as the Procfile starts it (uvicorn), with env, on a free port;
+    yields its base URL once it answers, and stops it after. Its output goes to
+    test-artifacts/log_name."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(exist_ok=True)
+    env = dict(
+        env, HOST="127.0.0.1", PORT=str(port),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )  # fmt: skip
     with open(ARTIFACTS / log_name, "w") as log:
-        daphne = str(Path(sys.executable).parent / "daphne")
         server = subprocess.Popen(
-            [daphne, "-b", "127.0.0.1", "-p", str(port), "botsinais.asgi:application"],
+            ["sh", "-c", f"exec {procfile_command('web')}"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -420,13 +425,22 @@ def running_daphne(env: dict, log_name: str):
 
 
 @pytest.fixture(scope="session")
-def daphne_server(django_db_setup, make_httpserver):
-    """The ASGI app in a daphne process on the test database, as deployed (DEBUG off, collected
-    static files); market data from the local Binance stand-in. Yields the base URL."""
+def web_server(django_db_setup, make_httpserver):
+    """The web process on the test database, as deployed (the Procfile's command, DEBUG off,
+    collected static files); market data from the local Binance stand-in. Yields the base URL."""
     env = subprocess_env(
         MARKET_DATA_MODE="live", BINANCE_BASE_URL=make_httpserver.url_for("").rstrip("/")
     )
     manage = [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"]
     subprocess.run(manage, cwd=ROOT, env=env, check=True)
-    with running_daphne(env, "daphne.log") as url:
+    with running_web_server(env, "web-server.log") as url:
         yield url
+
+
+# The names from before the web server was uvicorn, for branches written against them.
+running_daphne = running_web_server
+
+
+@pytest.fixture(scope="session")
+def daphne_server(web_server):
+    return web_server

@@ -66,3 +66,24 @@ def test_unreachable_market_data_is_recorded(settings):
     analysis = services.run_analysis(str(pending().correlation_id))
     assert analysis.status == AnalysisStatus.FAILED
     assert analysis.error.startswith("gave up after 1 attempt; last: UpstreamUnavailable")
+
+
+def test_only_the_strategies_new_on_the_candle_are_stored_and_announced(binance, monkeypatch):
+    first = services.run_analysis(str(pending().correlation_id))
+    fired = list(Signal.objects.order_by("strategy"))
+    assert len(fired) >= 2, "the stand-in's candles should make two strategies fire"
+    kept = fired[0]
+    Signal.objects.exclude(pk=kept.pk).delete()
+    announced = []
+    monkeypatch.setattr(
+        "signals.events.send_now", lambda message, groups: announced.append(message)
+    )
+
+    again = services.run_analysis(str(pending().correlation_id))
+
+    new = Signal.objects.exclude(pk=kept.pk)
+    assert again.signals_generated == new.count() == len(fired) - 1
+    assert set(new.values_list("correlation_id", flat=True)) == {again.correlation_id}
+    assert Signal.objects.get(pk=kept.pk).correlation_id == first.correlation_id
+    generated = [e["data"]["id"] for e in announced if e["event_type"] == "SignalGenerated"]
+    assert sorted(generated) == sorted(str(pk) for pk in new.values_list("pk", flat=True))

@@ -1,4 +1,4 @@
-"""The Backtests page in headless Chromium on the full stack (daphne, a Celery worker on the
+"""The Backtests page in headless Chromium on the full stack (the web server, a Celery worker on the
 backtests queue, PostgreSQL, Redis, RabbitMQ; candles from the local Binance stand-in): a
 backtest submitted from the form shows its progress live, then its metrics and curves."""
 
@@ -37,14 +37,14 @@ def random_walk_candles(timeframe_ms: int, bars: int) -> pd.DataFrame:
 
 
 @pytest.fixture
-def backtests_page(browser, binance, celery_worker_process, daphne_server, user):  # noqa: F811
+def backtests_page(browser, binance, celery_worker_process, web_server, user):  # noqa: F811
     # Four days of 5-minute candles: the form's period starts at midnight two days ago.
     binance[("BTCUSDT", "5m")] = random_walk_candles(INTERVAL_MS["5m"], bars=4 * 288)
-    page = open_page(browser, daphne_server, user, path=None)
+    page = open_page(browser, web_server, user, path=None)
     page.events = []
     page.on("websocket", lambda socket: socket.on(
         "framereceived", lambda frame: page.events.append(frame)))
-    page.goto(f"{daphne_server}/backtests/")
+    page.goto(f"{web_server}/backtests/")
     page.wait_for_selector("#connection.live", timeout=15_000)
     page.wait_for_selector("#backtest-parameters input")
     page.select_option("#backtest-form select[name=strategy]", "mean_reversion")

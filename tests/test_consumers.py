@@ -520,3 +520,29 @@ def test_errors_are_worded_in_the_connections_language(token):
         await english.disconnect()
 
     run(scenario)
+
+
+def test_an_event_is_forwarded_without_a_database_hop_per_client(token, monkeypatch):
+    # Channels closes old database connections, in its one sync thread, before each message it
+    # dispatches; an event to many clients would queue that hop once per client.
+    hops = []
+
+    async def close_old_connections():
+        hops.append(1)
+
+    monkeypatch.setattr("channels.consumer.aclose_old_connections", close_old_connections)
+
+    async def scenario():
+        clients = [await connected(path=f"{PATH}?token={token}") for _ in range(3)]
+        hops.clear()  # those of the handshakes
+        await events.send_to_groups(events.envelope("HealthCheck", {}), [events.ALL_SIGNALS_GROUP])
+        received = [await client.receive_json_from() for client in clients]
+        assert [event["event_type"] for event in received] == ["HealthCheck"] * 3
+        assert not hops
+        answer = await send(clients[0], {"action": "join", "group": "asset.BTCUSDT"})
+        assert answer["event_type"] == "joined"
+        assert hops  # a client's own message still gets it
+        for client in clients:
+            await client.disconnect()
+
+    run(scenario)

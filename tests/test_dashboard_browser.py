@@ -1,6 +1,6 @@
-"""The dashboard in headless Chromium on the full stack (daphne, a Celery worker, PostgreSQL,
-Redis, RabbitMQ; market data from the local Binance stand-in). One browser for the module, a
-fresh context (cookies, language) per test. Screenshots go to test-artifacts/."""
+"""The dashboard in headless Chromium on the full stack (the web server, a Celery worker,
+PostgreSQL, Redis, RabbitMQ; market data from the local Binance stand-in). One browser for the
+module, a fresh context (cookies, language) per test. Screenshots go to test-artifacts/."""
 
 import re
 from datetime import timedelta
@@ -55,8 +55,8 @@ def browser():
 
 
 @pytest.fixture
-def stack(binance, celery_worker_process, daphne_server):
-    return daphne_server
+def stack(binance, celery_worker_process, web_server):
+    return web_server
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ def test_make_stack_finds_the_procfile_commands_without_an_activated_virtualenv(
             line.split(":", 1)[1] for line in (ROOT / "Procfile").read_text().splitlines() if line
         )
     }
-    assert programs == {"daphne", "celery"}
+    assert programs == {"uvicorn", "celery"}
     # The same launch line, with honcho asked where each Procfile program resolves.
     where = f"for p in {' '.join(programs)}; do command -v $p || exit 1; done"
     lookup = launch.replace("honcho start", f"honcho run sh -c '{where}'")

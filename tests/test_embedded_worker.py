@@ -160,5 +160,5 @@ def test_demo_watchlist_is_left_alone_on_live_data(settings):
 def test_make_run_starts_the_embedded_worker_with_the_demo_watchlist():
     run = (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
     assert "ensure_demo_watchlist" in run
-    assert "EMBEDDED_WORKER=true" in run and "daphne" in run
+    assert "EMBEDDED_WORKER=true" in run and "uvicorn" in run
 

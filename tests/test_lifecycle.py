@@ -282,3 +282,25 @@ def test_completed_analysis_settles_earlier_signals_of_its_pair_only(binance):
     assert set(new.values_list("status", flat=True)) == {"active"}
     assert Signal.objects.get(pk=other_timeframe.pk).status == SignalStatus.ACTIVE
     assert lifecycle.evaluate_open_signals("ANAUSDT", "15m") == 1  # it was settleable
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_analysis_queues_an_evaluation_only_when_its_pair_has_other_open_signals(
+    binance, monkeypatch
+):
+    from signals import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.evaluate_open_signals, "delay", lambda *pair: queued.append(pair))
+    binance[("NEWUSDT", "5m")] = oversold_candles(INTERVAL_MS["5m"])
+    first = services.run_analysis(
+        str(AnalysisRequest.objects.create(asset="NEWUSDT", timeframe="5m").correlation_id)
+    )
+    assert first.signals_generated >= 1
+    assert queued == []  # only its own signals are open, on the newest candle
+
+    second = services.run_analysis(
+        str(AnalysisRequest.objects.create(asset="NEWUSDT", timeframe="5m").correlation_id)
+    )
+    assert second.status == "completed"
+    assert queued == [("NEWUSDT", "5m")]  # the first run's signals are open

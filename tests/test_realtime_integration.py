@@ -1,5 +1,5 @@
-"""Realtime on the full stack: a WebSocket client on a daphne server, the real Celery worker,
-PostgreSQL and channels-redis between them."""
+"""Realtime on the full stack: a WebSocket client on the web server (uvicorn), the real Celery
+worker, PostgreSQL and channels-redis between them."""
 
 import asyncio
 import json
@@ -27,9 +27,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def stack(binance, celery_worker_process, daphne_server):
-    """The daphne server's URL; the worker and the server read the same Binance stand-in."""
-    return daphne_server
+def stack(binance, celery_worker_process, web_server):
+    """The web server's URL; the worker and the server read the same Binance stand-in."""
+    return web_server
 
 
 @pytest.fixture
@@ -79,14 +79,14 @@ def test_worker_signal_reaches_a_websocket_client_with_its_correlation_id(stack,
     )
 
 
-def test_daphne_refuses_anonymous_and_foreign_origin_handshakes(stack, token):
+def test_web_server_refuses_anonymous_and_foreign_origin_handshakes(stack, token):
     with pytest.raises(InvalidStatus):
         connect(ws_url(stack), origin=stack, open_timeout=10)
     with pytest.raises(InvalidStatus):
         connect(ws_url(stack, token), origin="https://evil.example", open_timeout=10)
 
 
-def test_session_cookie_connects_on_daphne(stack, user):
+def test_session_cookie_connects_on_the_web_server(stack, user):
     session = requests.Session()
     login = session.get(f"{stack}/accounts/login/", timeout=10)
     assert login.status_code == 200
@@ -105,7 +105,7 @@ def test_session_cookie_connects_on_daphne(stack, user):
 def test_channel_layer_down_does_not_fail_the_analysis_and_since_recovers_the_signal(
     stack, token, settings, caplog
 ):
-    # This process pushes through a channel layer on a closed port; daphne's layer still works.
+    # This process pushes through a channel layer on a closed port; the server's layer still works.
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -167,9 +167,18 @@ def test_a_client_of_a_stopped_server_leaves_its_groups_and_a_live_one_stays(set
     assert len(members) == 1 and members != [stopped]
 
 
-def test_an_idle_consumer_keeps_waiting_for_its_next_message():
-    # The layer blocks on Redis for brpop_timeout at a time; a read timeout no longer than that
-    # would end the wait with an error, and a consumer whose receive fails drops its socket.
+def test_an_idle_consumer_keeps_waiting_for_its_next_message(settings):
+    # The core layer (CHANNEL_LAYER=core) blocks on Redis for brpop_timeout at a time; a read
+    # timeout no longer than that would end the wait with an error, and a consumer whose
+    # receive fails drops its socket. The pub/sub layer polls every 0.1 s instead.
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            **settings.CHANNEL_LAYERS["default"],
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+        }
+    }
+    channel_layers.backends.clear()
+
     async def scenario():
         layer = get_channel_layer()
         channel = await layer.new_channel()

@@ -1,5 +1,5 @@
-"""A backtest on the full stack: asked over HTTP from daphne, run by the real Celery worker on
-the backtests queue, its progress and completion pushed over a real WebSocket."""
+"""A backtest on the full stack: asked over HTTP from the web server, run by the real Celery worker
+on the backtests queue, its progress and completion pushed over a real WebSocket."""
 
 import json
 import os
@@ -18,9 +18,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def stack(history, celery_worker_process, daphne_server):
-    """The daphne server's URL; the worker and the server read the same Binance stand-in."""
-    return daphne_server
+def stack(history, celery_worker_process, web_server):
+    """The web server's URL; the worker and the server read the same Binance stand-in."""
+    return web_server
 
 
 def test_a_worker_backtest_pushes_progress_and_completion_to_its_user(stack, user):

@@ -14,10 +14,16 @@ from tests.calibration.conftest import candidate, candles
 pytestmark = pytest.mark.django_db
 
 
+def stored(found, analysis, frame) -> Signal:
+    """The one new signal store_signals made of a candidate."""
+    (signal,) = services.store_signals([found], analysis, frame)
+    return signal
+
+
 def test_an_active_version_scores_each_new_signal(active_version, analysis):
     frame = candles()
     found = candidate(frame)
-    signal = services.store_signal(found, analysis, frame)
+    signal = stored(found, analysis, frame)
     signal.refresh_from_db()
     model = active_version.load_model()
     expected = model.predict_signals(
@@ -30,9 +36,9 @@ def test_an_active_version_scores_each_new_signal(active_version, analysis):
 
 def test_the_model_follows_the_trend_it_learnt(active_version, analysis):
     frame = candles()  # a climbing market: a long goes with it, a short against it
-    long_signal = services.store_signal(candidate(frame, "long"), analysis, frame)
+    long_signal = stored(candidate(frame, "long"), analysis, frame)
     other = candles().iloc[:-1]
-    short_signal = services.store_signal(candidate(other, "short"), analysis, other)
+    short_signal = stored(candidate(other, "short"), analysis, other)
     assert long_signal.probability > short_signal.probability
 
 
@@ -43,7 +49,7 @@ def test_without_an_active_version_signals_keep_only_their_strength(analysis, no
     rejected = calibration_services.retrain(signals=noise_signals).version
     assert rejected.status == "rejected"
     frame = candles()
-    signal = services.store_signal(candidate(frame), analysis, frame)
+    signal = stored(candidate(frame), analysis, frame)
     assert signal.probability is None and signal.model_version is None
     data = api_client.get(f"/api/signals/{signal.pk}/").json()
     assert data["strength"] == data["confidence"] == 0.8
@@ -54,7 +60,7 @@ def test_a_model_that_fails_to_score_leaves_the_signal_without_a_probability(
         active_version, analysis, monkeypatch, caplog):
     monkeypatch.setattr(calibration, "candidate_signals", lambda *args: 1 / 0)
     frame = candles()
-    signal = services.store_signal(candidate(frame), analysis, frame)
+    signal = stored(candidate(frame), analysis, frame)
     assert signal.probability is None and Signal.objects.filter(pk=signal.pk).exists()
     assert "scoring a trend_following signal failed" in caplog.text
 
@@ -72,7 +78,7 @@ def test_the_loaded_model_is_cached_per_process_and_version(active_version, monk
 
 def test_the_api_shows_probability_version_and_strength(active_version, analysis, api_client):
     frame = candles()
-    signal = services.store_signal(candidate(frame), analysis, frame)
+    signal = stored(candidate(frame), analysis, frame)
     data = api_client.get(f"/api/signals/{signal.pk}/").json()
     assert data["probability"] == pytest.approx(signal.probability)
     assert data["model_version"] == active_version.pk
@@ -84,7 +90,7 @@ def test_the_api_shows_probability_version_and_strength(active_version, analysis
 def test_the_detail_page_shows_the_probability_with_its_held_out_calibration(
         active_version, analysis, client, user):
     frame = candles()
-    signal = services.store_signal(candidate(frame), analysis, frame)
+    signal = stored(candidate(frame), analysis, frame)
     client.force_login(user)
     html = client.get(f"/signals/{signal.pk}/").content.decode()
     assert f'<strong id="probability">{round(100 * signal.probability)}%</strong>' in html
@@ -96,7 +102,7 @@ def test_the_detail_page_shows_the_probability_with_its_held_out_calibration(
 def test_the_detail_page_explains_the_strength_when_there_is_no_probability(analysis, client,
                                                                           user):
     frame = candles()
-    signal = services.store_signal(candidate(frame), analysis, frame)
+    signal = stored(candidate(frame), analysis, frame)
     client.force_login(user)
     html = client.get(f"/signals/{signal.pk}/").content.decode()
     assert 'id="strength">0.80<' in html

@@ -12,7 +12,7 @@ import pytest
 import requests
 from django.core.exceptions import ImproperlyConfigured
 
-from tests.conftest import running_daphne, settings_from_environment, subprocess_env
+from tests.conftest import running_web_server, settings_from_environment, subprocess_env
 
 CONCURRENT_POSTS = 60
 
@@ -48,7 +48,7 @@ def test_a_pool_setting_that_cannot_work_stops_start_up(env_vars, named):
 
 @pytest.fixture
 def small_pool_server(django_db_setup, django_db_blocker):
-    """daphne on the test database with a pool of 2 connections and a 10 ms wait for one,
+    """The web server on the test database with a pool of 2 connections and a 10 ms wait for one,
     and no in-flight limit in front of it."""
     env = subprocess_env(
         DATABASE_POOL_MIN_SIZE="1",
@@ -58,7 +58,7 @@ def small_pool_server(django_db_setup, django_db_blocker):
     )
     from botsinais.celery import app
 
-    with running_daphne(env, "daphne-small-pool.log") as url:
+    with running_web_server(env, "web-small-pool.log") as url:
         try:
             yield url
         finally:

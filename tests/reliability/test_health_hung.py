@@ -1,6 +1,6 @@
 """/api/health/ answers fast whatever hangs, and tells the truth after Redis loses its data.
 
-A Redis server of the test's own (free port) backs the cache and the channel layer of a daphne
+A Redis server of the test's own (free port) backs the cache and the channel layer of a web server
 process on the test database: SIGSTOP leaves it accepting connections but never answering, as
 a hung server does; FLUSHALL loses everything it held.
 """
@@ -14,7 +14,7 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import ROOT, free_port, running_daphne, subprocess_env, wait_until
+from tests.conftest import ROOT, free_port, running_web_server, subprocess_env, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -64,7 +64,7 @@ def stack_env(own_redis, django_db_setup):
 
 @pytest.fixture(scope="module")
 def web(stack_env):
-    with running_daphne(stack_env, "daphne-health-hung.log") as url:
+    with running_web_server(stack_env, "web-health-hung.log") as url:
         yield url
 
 
