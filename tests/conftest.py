@@ -436,11 +436,3 @@ def web_server(django_db_setup, make_httpserver):
     with running_web_server(env, "web-server.log") as url:
         yield url
 
-
-# The names from before the web server was uvicorn, for branches written against them.
-running_daphne = running_web_server
-
-
-@pytest.fixture(scope="session")
-def daphne_server(web_server):
-    return web_server

@@ -1,4 +1,4 @@
-"""The Research page in headless Chromium on the full stack (daphne, a Celery worker, the chord
+"""The Research page in headless Chromium on the full stack (web server, Celery worker, the chord
 on RabbitMQ and Redis): a grid from the form shows its ranking and heatmap, a bad grid its
 reason beside the field, and a walk-forward its windows."""
 
@@ -20,10 +20,10 @@ FORM = "#research-form"
 
 
 @pytest.fixture
-def research_page(browser, binance, celery_worker_process, daphne_server, user):  # noqa: F811
+def research_page(browser, binance, celery_worker_process, web_server, user):  # noqa: F811
     binance[("BTCUSDT", "1h")] = random_walk_candles(INTERVAL_MS["1h"], bars=24 * 20)
-    page = open_page(browser, daphne_server, user)
-    page.goto(f"{daphne_server}/backtests/research/")
+    page = open_page(browser, web_server, user)
+    page.goto(f"{web_server}/backtests/research/")
     yield page
     page.context.close()
 
