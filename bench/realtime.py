@@ -151,6 +151,14 @@ def bench_web_stages(user, token: str, first_asset: int) -> dict[str, list[float
     return stages
 
 
+def strategies_on(frame, analysis) -> tuple[list, list]:
+    """run_analysis's strategies step: the enabled strategies (configs read) and what they find."""
+    from signals import services
+
+    enabled = services.enabled_strategies(analysis.asset, analysis.timeframe, analysis.strategies)
+    return enabled, services.find_candidates(frame, enabled)
+
+
 def bench_worker_stages(first_asset: int) -> dict[str, list[float]]:
     """What run_analysis does, step by step, on requests made and claimed here (not published);
     the strategies' compiled kernels warmed first."""
@@ -162,7 +170,8 @@ def bench_worker_stages(first_asset: int) -> dict[str, list[float]]:
 
     stages = {"claim": [], "load candles": [], "strategies": [], "store": [], "push": []}
     warm = AnalysisRequest(asset=asset_name(0), timeframe="5m")
-    services.find_candidates(store.load_candles(warm.asset, "5m"), warm)
+    services.find_candidates(store.load_candles(warm.asset, "5m"),
+                             services.enabled_strategies(warm.asset, "5m"))
     send_now, pushes = events.send_now, []
     # The pushes a commit would make are held back here and timed on their own.
     events.send_now = lambda message, groups: pushes.append((message, groups))
@@ -170,11 +179,12 @@ def bench_worker_stages(first_asset: int) -> dict[str, list[float]]:
         pending = AnalysisRequest.objects.create(asset=asset_name(first_asset + i), timeframe="5m")
         analysis, _ = timed(stages["claim"], services.start_attempt, str(pending.correlation_id))
         frame = timed(stages["load candles"], store.load_candles, analysis.asset, "5m")
-        candidates = timed(stages["strategies"], services.find_candidates, frame, analysis)
+        enabled, candidates = timed(stages["strategies"], strategies_on, frame, analysis)
         started = time.perf_counter()
         with transaction.atomic():
-            stored = services.store_signals(candidates, analysis)
-            services.finish(analysis, AnalysisStatus.COMPLETED, signals_generated=len(stored))
+            stored = services.store_signals(candidates, analysis, frame)
+            services.finish(analysis, AnalysisStatus.COMPLETED, signals_generated=len(stored),
+                            evaluated=services.evaluated_fields(frame, enabled))
             services.evaluate_after_commit(analysis)
         stages["store"].append((time.perf_counter() - started) * 1000)
         for message, groups in pushes:
