@@ -141,19 +141,31 @@ def request_grid(spec: GridSpec, *, user=None) -> GridRun:
 
 
 def start_grid(grid_id: int) -> None:
-    """Claim the grid, fetch its missing candles once, then send its chord of chunks."""
+    """Claim the grid, fetch its missing candles once, then send its chord of chunks; a grid
+    that cannot start is failed with the reason."""
+    if not _claim(GridRun, grid_id):
+        return
+    try:
+        _send_grid(grid_id)
+    except SoftTimeLimitExceeded:
+        finish(GridRun, grid_id, BacktestStatus.FAILED,
+               error="did not start within its time limit (BACKTEST_SOFT_TIME_LIMIT)")
+    except (BacktestInputError, NoCandlesError, collectors.MarketDataError) as exc:
+        finish(GridRun, grid_id, BacktestStatus.FAILED, error=str(exc))
+    except Exception as exc:  # a claimed grid always ends, whatever stopped it
+        log.exception("grid %s failed to start", grid_id)
+        reason = f"failed to start: {type(exc).__name__}: {exc}"
+        retries.with_fresh_connection(
+            lambda: finish(GridRun, grid_id, BacktestStatus.FAILED, error=reason))
+
+
+def _send_grid(grid_id: int) -> None:
     from celery import chord, group
 
     from backtests import tasks
 
-    if not _claim(GridRun, grid_id):
-        return
     grid = GridRun.objects.get(pk=grid_id)
-    try:
-        source, count = prepare_candles(spec_of(grid).backtest)
-    except (BacktestInputError, NoCandlesError, collectors.MarketDataError) as exc:
-        finish(GridRun, grid_id, BacktestStatus.FAILED, error=str(exc))
-        return
+    source, count = prepare_candles(spec_of(grid).backtest)
     if not GridRun.objects.filter(pk=grid_id, status=BacktestStatus.RUNNING).update(
             source=source, candles=count):
         return  # cancelled meanwhile

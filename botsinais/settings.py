@@ -197,7 +197,8 @@ if DATABASE_POOL:
 # limit). Beyond about its throughput times the latency wanted, a request only waits in line.
 WEB_MAX_IN_FLIGHT = env_number("WEB_MAX_IN_FLIGHT", 16, int, minimum=0)
 # Threads serving HTTP in one web process (botsinais/asgi.py): the requests it works on at once;
-# more in flight wait for a thread. At most DATABASE_POOL_MAX_SIZE, so none waits for a connection.
+# more in flight wait for a thread. Keep it at most DATABASE_POOL_MAX_SIZE, so none waits for a
+# connection (more is allowed: a thread that gets none in time answers 503 + Retry-After).
 WEB_THREADS = env_number("WEB_THREADS", 10, int, minimum=1)
 # Seconds a refused client is told to wait (Retry-After): server busy or no database connection.
 BUSY_RETRY_AFTER = env_number("BUSY_RETRY_AFTER", 1, int, minimum=1)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -93,6 +93,15 @@ def retrain(*, user=None, force: bool = False, progress: Progress | None = None,
 
 def store_version(result: calibration.TrainingResult, *, user=None) -> ModelVersion:
     """The trained version, active (retiring the one before) or rejected."""
+    try:
+        return _store_version(result, user)
+    except IntegrityError:
+        # Another retrain activated its version between our lock and our insert (the lock
+        # holds only rows active when taken): now we see it, retire it, and go again.
+        return _store_version(result, user)
+
+
+def _store_version(result: calibration.TrainingResult, user) -> ModelVersion:
     now = timezone.now()
     windows = {name: moment.to_pydatetime() if moment is not None else None
                for name, moment in result.windows.items()}

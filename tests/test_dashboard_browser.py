@@ -200,6 +200,8 @@ def test_every_page_loads_without_console_errors(open_signal, staff_page, stack)
         ("/performance/", "#equity-chart[data-drawn=equity]"),
         ("/strategies/", "form[data-strategy=mean_reversion]"),
         ("/backtests/", "#backtest-parameters input"),
+        ("/backtests/research/", "#research-form select[name=strategy]"),
+        ("/backtests/drift/", "form.backtest-form input[name=asset]"),
     ]:
         page.goto(f"{stack}{path}")
         page.wait_for_selector(ready, timeout=15_000)

@@ -136,7 +136,8 @@ class ResearchViewSet(
         row = self.get_object()
         if not self.cancel_row(row, request.user):
             row.refresh_from_db(fields=["status"])
-            return Response({"detail": f"it has already ended ({row.status})"},
+            ended = _("it has already ended (%(status)s)") % {"status": row.status}
+            return Response({"detail": ended},
                             status=status.HTTP_409_CONFLICT)
         return Response({"status": "cancelled"}, status=status.HTTP_202_ACCEPTED)
 
@@ -161,7 +162,7 @@ class GridRunViewSet(ResearchViewSet):
     serializer_class = serializers.GridRunSerializer
     request_serializer_class = serializers.GridRequestSerializer
     detail_serializer_class = serializers.GridRunDetailSerializer
-    large_fields = ("results", "ranking", "parameters")
+    large_fields = ("results", "ranking")  # parameters: the list shows them
 
     def request_row(self, spec, user):
         return research.request_grid(spec, user=user)
@@ -221,7 +222,7 @@ class WalkForwardViewSet(ResearchViewSet):
     serializer_class = serializers.WalkForwardSerializer
     request_serializer_class = serializers.WalkForwardRequestSerializer
     detail_serializer_class = serializers.WalkForwardDetailSerializer
-    large_fields = ("windows", "trades_blob", "parameters")
+    large_fields = ("windows", "trades_blob")  # parameters: the list shows them
 
     def request_row(self, spec, user):
         return research.request_walk_forward(spec, user=user)

@@ -1,4 +1,5 @@
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -48,5 +49,5 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
             services.request_retrain(user=request.user, **serializer.validated_data)
         except services.RetrainNotQueued as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        return Response({"detail": "retrain queued", "versions_url": reverse("model-list")},
+        return Response({"detail": _("retrain queued"), "versions_url": reverse("model-list")},
                         status=status.HTTP_202_ACCEPTED)

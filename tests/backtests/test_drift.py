@@ -341,6 +341,20 @@ def test_page_shows_the_report_and_names_a_bad_field(client, user, scanned_stret
     assert "to: Not an ISO 8601 timestamp" in bad
 
 
+def test_the_page_shares_the_apis_backtest_rate_limit(client, user, scanned_stretch, settings):
+    rest = settings.REST_FRAMEWORK
+    rates = {**rest["DEFAULT_THROTTLE_RATES"], "backtest": "1/minute"}
+    settings.REST_FRAMEWORK = {**rest, "DEFAULT_THROTTLE_RATES": rates}
+    cache.clear()
+    client.force_login(user)
+    with at_report_time():
+        assert client.get(reverse("drift-page"), STRETCH_QUERY).status_code == 200
+        refused = client.get(reverse("drift-page"), STRETCH_QUERY)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "Too many reports asked for" in refused.content.decode()
+    assert client.get(reverse("drift-page")).status_code == 200  # the empty form is not counted
+
+
 # ---- the full stack: a real worker scanning on the real clock ----
 
 

@@ -141,6 +141,20 @@ def test_a_failing_chunk_is_recorded_with_its_reason_and_the_grid_still_ends(
     assert detail["status"] == "failed" and detail["error"].count("ZeroDivisionError") == 3
 
 
+def test_a_grid_that_cannot_start_fails_with_the_reason(
+        api_client, history, monkeypatch, django_capture_on_commit_callbacks):
+    # Say the chord cannot be sent (no result backend): the claimed grid must still end.
+    def unsendable(grid_id):
+        raise NotImplementedError("Starting chords requires a result backend to be configured")
+
+    monkeypatch.setattr(research, "_send_grid", unsendable)
+    detail = api_client.get(run_grid(api_client, django_capture_on_commit_callbacks)
+                            ["status_url"]).json()
+    assert detail["status"] == "failed"
+    assert detail["error"] == ("failed to start: NotImplementedError: Starting chords requires "
+                               "a result backend to be configured")
+
+
 def test_a_chunk_whose_message_comes_back_while_running_is_failed(api_client, history):
     accepted = api_client.post("/api/backtests/grids/", GRID_REQUEST, format="json").json()
     chunk = GridChunk.objects.filter(grid_id=accepted["id"]).first()

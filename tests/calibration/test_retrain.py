@@ -44,6 +44,25 @@ def test_a_new_active_version_retires_the_previous_one(active_version):
     assert ModelVersion.objects.filter(status=ModelStatus.ACTIVE).count() == 1
 
 
+def test_a_version_activated_behind_another_retrains_lock_is_retired_all_the_same(
+        active_version, monkeypatch):
+    # This retrain locked the active rows before the other's version committed: it saw none,
+    # and its insert breaks the one-active rule; it goes again, seeing and retiring that one.
+    lock, locks = ModelVersion.objects.select_for_update, []
+
+    def lock_taken_too_early(*args, **kwargs):
+        locks.append(1)
+        return lock(*args, **kwargs).none() if len(locks) == 1 else lock(*args, **kwargs)
+
+    monkeypatch.setattr(ModelVersion.objects, "select_for_update", lock_taken_too_early)
+    newer = services.retrain(signals=synthetic_signals(6_000, learnable=True, seed=31))
+    active_version.refresh_from_db()
+    assert len(locks) == 2
+    assert newer.version.status == ModelStatus.ACTIVE
+    assert active_version.status == ModelStatus.RETIRED
+    assert ModelVersion.objects.filter(status=ModelStatus.ACTIVE).count() == 1
+
+
 def test_noise_is_stored_rejected_and_nothing_changes_for_users(active_version, noise_signals):
     outcome = services.retrain(signals=noise_signals)
     assert outcome.version.status == ModelStatus.REJECTED
