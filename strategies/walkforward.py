@@ -16,7 +16,10 @@ training window. Rolling windows keep train_bars of training; anchored ones all 
 - The test: the chosen set traded on the test window: its signals firing on test bars, with the
   bars before as the indicators' history (no decisions are taken on them) and the bars after
   only to settle trades still open at the window's end, as they would have been. Without a
-  chosen set (no set had enough trades) the window does not trade.
+  chosen set (no set had enough trades) the window does not trade. In one_position mode the
+  position is carried across windows: a test signal fired while the trade taken before it
+  (in this window or the one before) is open is skipped, as backtest.py's rule says; a signal
+  on the history bars never holds a position.
 - The report: the stitched out-of-sample trades and their statistics (strategies/stats.py via
   backtest_statistics) next to the in-sample figures of the chosen sets: the gap is the
   overfitting. In-sample windows overlap when rolling, so only per-trade figures are pooled.
@@ -32,7 +35,13 @@ from typing import Any
 import pandas as pd
 
 from strategies import stats
-from strategies.backtest import EVERY_SIGNAL, backtest_statistics, equity_curve, run_backtest
+from strategies.backtest import (
+    EVERY_SIGNAL,
+    ONE_POSITION,
+    backtest_statistics,
+    equity_curve,
+    run_backtest,
+)
 from strategies.base import ParameterError, Strategy
 from strategies.grid import Grid, evaluate_grid, rank
 
@@ -129,6 +138,7 @@ def walk_forward(strategy_class: type[Strategy], grid: Grid, candles: pd.DataFra
     options = {"fee_percent": fee_percent, "mode": mode, "timeframe_seconds": timeframe_seconds}
     index = candles.index
     results, stitched, chosen_in_sample = [], [], []
+    free_from = 0  # one_position: the bar the last trade taken ended on
     for window in windows:
         train = candles.iloc[window.train_start:window.train_end]
         rows = [result.to_dict() for result in evaluate_grid(
@@ -143,6 +153,9 @@ def walk_forward(strategy_class: type[Strategy], grid: Grid, candles: pd.DataFra
             strategy = strategy_class(**full)
             chosen_in_sample.append(run_backtest(strategy, train, **options).trades)
             trades = out_of_sample_trades(strategy, candles, window, options)
+            if mode == ONE_POSITION:
+                trades = one_position_at_a_time(trades, free_from)
+                free_from = int(trades["exit_bar"].iloc[-1]) if len(trades) else free_from
             stitched.append(trades)
             out_of_sample = period_statistics(trades, index, window.test_start,
                                               window.test_end, timeframe_seconds)
@@ -171,15 +184,30 @@ def walk_forward(strategy_class: type[Strategy], grid: Grid, candles: pd.DataFra
 
 def out_of_sample_trades(strategy: Strategy, candles: pd.DataFrame, window: Window,
                 options: dict[str, Any]) -> pd.DataFrame:
-    """The chosen strategy's trades of signals firing in the test window, bars as positions in
-    candles: earlier bars only as indicator history, later ones only to settle open trades."""
+    """The chosen strategy's trades of every signal firing in the test window, bars as positions
+    in candles: earlier bars only as indicator history, later ones only to settle open trades.
+    (Every signal: one_position's choice is made across windows, one_position_at_a_time.)"""
     history = max(0, window.test_start - strategy.latest_window)
     settle_end = min(len(candles), window.test_end + strategy.expiry_bars)
-    trades = run_backtest(strategy, candles.iloc[history:settle_end], **options).trades
+    every_signal = {**options, "mode": EVERY_SIGNAL}
+    trades = run_backtest(strategy, candles.iloc[history:settle_end], **every_signal).trades
     trades = trades.assign(signal_bar=trades["signal_bar"] + history,
                            exit_bar=trades["exit_bar"] + history)
     taken = (trades["signal_bar"] >= window.test_start) & (trades["signal_bar"] < window.test_end)
     return trades[taken].reset_index(drop=True)
+
+
+def one_position_at_a_time(trades: pd.DataFrame, free_from: int = 0) -> pd.DataFrame:
+    """The trades a trader holding one position at a time takes, by backtest.py's one_position
+    rule: a signal fired while the last taken trade is open is skipped; one fired on the bar
+    that trade ended on is taken. free_from: the bar a trade taken before these ended on."""
+    taken = []
+    for position, (signal_bar, exit_bar) in enumerate(
+            zip(trades["signal_bar"], trades["exit_bar"], strict=True)):
+        if signal_bar >= free_from:
+            taken.append(position)
+            free_from = exit_bar
+    return trades.iloc[taken].reset_index(drop=True)
 
 
 def period_statistics(trades: pd.DataFrame, index: pd.DatetimeIndex, first: int, last: int,

@@ -11,7 +11,7 @@ from strategies import grid as grids
 from strategies.backtest import run_backtest
 from strategies.base import RISK_PARAMETERS, Evaluation, Param, ParameterError, Strategy
 from strategies.mean_reversion import MeanReversion
-from strategies.walkforward import Window, WindowPlan, walk_forward
+from strategies.walkforward import Window, WindowPlan, one_position_at_a_time, walk_forward
 from tests.test_grid import random_walk
 
 
@@ -60,12 +60,13 @@ def test_a_bad_plan_names_its_field(fields, parameter):
                               expiry_bars=48).embargo_bars == 48
 
 
-def noise_walk(candles: pd.DataFrame, plan: WindowPlan, minimum_trades: int = 5):
+def noise_walk(candles: pd.DataFrame, plan: WindowPlan, minimum_trades: int = 5,
+               mode: str = "every_signal"):
     grid = grids.expand_grid(NoiseTuned, {"period": "5:9:1", "phase": "0:3:1",
                                           "expiry_bars": [8]}, max_sets=400)
     return walk_forward(NoiseTuned, grid, candles, plan, metric="expectancy_r",
                         minimum_trades=minimum_trades, fee_percent=0.0,
-                        mode="every_signal", timeframe_seconds=900)
+                        mode=mode, timeframe_seconds=900)
 
 
 def test_an_edge_tuned_to_noise_vanishes_out_of_sample():
@@ -119,6 +120,37 @@ def test_test_trades_fire_after_the_embargo_and_inside_their_window():
         trained = ran_on.trades[ran_on.trades["signal_bar"] < train_bars]
         assert len(trained) and (ran_on.open_trades["signal_bar"] >= train_bars).all()
         assert (trained["exit_bar"] + window.window.train_start < window.window.test_start).all()
+
+
+def test_one_position_at_a_time_is_the_engines_one_position_rule():
+    candles = random_walk(3000, 9)
+    strategy = NoiseTuned(period=3, phase=0)  # a signal every 3 bars: most fire while one is open
+    every = run_backtest(strategy, candles).trades
+    engine = run_backtest(strategy, candles, mode="one_position").trades
+    ended = len(candles) - strategy.expiry_bars  # signals before it have all ended
+
+    def bars(trades):
+        return trades.loc[trades["signal_bar"] < ended, ["signal_bar", "exit_bar"]].reset_index(
+            drop=True)
+
+    pd.testing.assert_frame_equal(bars(one_position_at_a_time(every)), bars(engine))
+    assert len(bars(engine)) < len(bars(every))
+
+
+def test_one_position_walk_forward_holds_one_trade_at_a_time_across_windows():
+    candles = random_walk(4000, 5)
+    plan = WindowPlan(train_bars=600, test_bars=300, embargo_bars=8)
+    report = noise_walk(candles, plan, mode="one_position")
+    trades = report.trades
+    assert len(trades) > 20
+    assert (trades["signal_bar"].to_numpy()[1:] >= trades["exit_bar"].to_numpy()[:-1]).all()
+    # The first window starts flat: its first test signal is taken, whatever fired on the
+    # history bars before it.
+    first = report.windows[0]
+    chosen = NoiseTuned(**{**first.parameters, "expiry_bars": 8})
+    history = max(0, first.window.test_start - chosen.latest_window)  # as the walk reads it
+    signals = chosen.signal_arrays(candles.iloc[history:]).bars + history
+    assert trades["signal_bar"].iloc[0] == signals[signals >= first.window.test_start][0]
 
 
 def test_without_enough_trades_a_window_chooses_nothing_and_does_not_trade():
