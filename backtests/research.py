@@ -30,13 +30,14 @@ from typing import Any
 import pandas as pd
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import collectors
 import strategies
+from backtests import rows
 from backtests.models import (
     UNFINISHED,
     BacktestStatus,
@@ -136,27 +137,27 @@ def request_grid(spec: GridSpec, *, user=None) -> GridRun:
                       parameter_sets=sets[first:first + size], task_id=str(uuid.uuid4()))
             for number, first in enumerate(range(0, len(sets), size)))
         grid_id = grid.pk
-        transaction.on_commit(lambda: dispatch(GridRun, grid_id, "start_grid"))
+        transaction.on_commit(lambda: _dispatch(GridRun, grid_id, "start_grid"))
     return grid
 
 
 def start_grid(grid_id: int) -> None:
     """Claim the grid, fetch its missing candles once, then send its chord of chunks; a grid
     that cannot start is failed with the reason."""
-    if not _claim(GridRun, grid_id):
+    if not rows.claim_row(GridRun, grid_id):
         return
     try:
         _send_grid(grid_id)
     except SoftTimeLimitExceeded:
-        finish(GridRun, grid_id, BacktestStatus.FAILED,
-               error="did not start within its time limit (BACKTEST_SOFT_TIME_LIMIT)")
+        rows.finish_row(GridRun, grid_id, BacktestStatus.FAILED,
+                        error="did not start within its time limit (BACKTEST_SOFT_TIME_LIMIT)")
     except (BacktestInputError, NoCandlesError, collectors.MarketDataError) as exc:
-        finish(GridRun, grid_id, BacktestStatus.FAILED, error=str(exc))
+        rows.finish_row(GridRun, grid_id, BacktestStatus.FAILED, error=str(exc))
     except Exception as exc:  # a claimed grid always ends, whatever stopped it
         log.exception("grid %s failed to start", grid_id)
         reason = f"failed to start: {type(exc).__name__}: {exc}"
         retries.with_fresh_connection(
-            lambda: finish(GridRun, grid_id, BacktestStatus.FAILED, error=reason))
+            lambda: rows.finish_row(GridRun, grid_id, BacktestStatus.FAILED, error=reason))
 
 
 def _send_grid(grid_id: int) -> None:
@@ -179,8 +180,8 @@ def _send_grid(grid_id: int) -> None:
     try:
         chord(header)(assemble, timeout=timeout, confirm_timeout=timeout)
     except retries.BROKER_ERRORS as exc:
-        finish(GridRun, grid_id, BacktestStatus.FAILED,
-               error=f"the task queue did not take its chunks ({type(exc).__name__}); try again")
+        reason = f"the task queue did not take its chunks ({type(exc).__name__}); try again"
+        rows.finish_row(GridRun, grid_id, BacktestStatus.FAILED, error=reason)
 
 
 def run_grid_chunk(chunk_id: int, worker: str = "") -> str:
@@ -246,15 +247,15 @@ def assemble_grid(grid_id: int) -> None:
                             f"{chunk.status}: {chunk.error or '-'}")
     ranked = grids.rank(results, grid.metric, grid.minimum_trades)
     place = {id(row): index for index, row in enumerate(results)}
-    finish(GridRun, grid_id,
-           BacktestStatus.COMPLETED if results else BacktestStatus.FAILED,
-           only_from=BacktestStatus.RUNNING, results=results,
-           ranking=[place[id(row)] for row in ranked], error="; ".join(failures))
+    rows.finish_row(GridRun, grid_id,
+                    BacktestStatus.COMPLETED if results else BacktestStatus.FAILED,
+                    only_from=BacktestStatus.RUNNING, results=results,
+                    ranking=[place[id(row)] for row in ranked], error="; ".join(failures))
 
 
 def cancel_grid(grid: GridRun, *, by=None) -> bool:
     """Cancel a queued or running grid and revoke its pending chunks; False when it ended."""
-    if not finish(GridRun, grid.pk, BacktestStatus.CANCELLED, error=_cancelled_by(by)):
+    if not rows.finish_row(GridRun, grid.pk, BacktestStatus.CANCELLED, error=_cancelled_by(by)):
         return False
     pending = list(grid.chunks.filter(status=BacktestStatus.QUEUED).values_list("task_id",
                                                                               flat=True))
@@ -356,13 +357,13 @@ def request_walk_forward(spec: WalkForwardSpec, *, user=None) -> WalkForward:
             test_bars=spec.windows.test_bars, embargo_bars=spec.windows.embargo_bars,
             anchored=spec.windows.anchored, **request_fields(spec.research))
         row_id = row.pk
-        transaction.on_commit(lambda: dispatch(WalkForward, row_id, "run_walk_forward"))
+        transaction.on_commit(lambda: _dispatch(WalkForward, row_id, "run_walk_forward"))
     return row
 
 
 def run_walk_forward_row(row_id: int) -> None:
     """Run a queued walk-forward in this worker: candles once, every window, results stored."""
-    if not _claim(WalkForward, row_id):
+    if not rows.claim_row(WalkForward, row_id):
         return
     row = WalkForward.objects.get(pk=row_id)
 
@@ -378,20 +379,21 @@ def run_walk_forward_row(row_id: int) -> None:
         plan = walkforward.WindowPlan(train_bars=row.train_bars, test_bars=row.test_bars,
                                       embargo_bars=row.embargo_bars, anchored=row.anchored)
         report = walk(research, plan, candles, progress)
-        finish(WalkForward, row_id, BacktestStatus.COMPLETED, only_from=BacktestStatus.RUNNING,
-               progress=1.0, source=source, candles=len(candles), **report_fields(report))
+        rows.finish_row(WalkForward, row_id, BacktestStatus.COMPLETED,
+                        only_from=BacktestStatus.RUNNING, progress=1.0, source=source,
+                        candles=len(candles), **report_fields(report))
     except ResearchCancelled:
         pass
     except SoftTimeLimitExceeded:
-        finish(WalkForward, row_id, BacktestStatus.FAILED,
-               error="did not finish within its time limit (BACKTEST_SOFT_TIME_LIMIT)")
+        rows.finish_row(WalkForward, row_id, BacktestStatus.FAILED,
+                        error="did not finish within its time limit (BACKTEST_SOFT_TIME_LIMIT)")
     except (BacktestInputError, NoCandlesError, collectors.MarketDataError, ValueError) as exc:
-        finish(WalkForward, row_id, BacktestStatus.FAILED, error=str(exc))
+        rows.finish_row(WalkForward, row_id, BacktestStatus.FAILED, error=str(exc))
     except Exception as exc:
         log.exception("walk-forward %s failed", row_id)
         reason = f"internal error: {type(exc).__name__}: {exc}"
         retries.with_fresh_connection(
-            lambda: finish(WalkForward, row_id, BacktestStatus.FAILED, error=reason))
+            lambda: rows.finish_row(WalkForward, row_id, BacktestStatus.FAILED, error=reason))
 
 
 def walk(research: GridSpec, plan: walkforward.WindowPlan, candles: pd.DataFrame,
@@ -413,51 +415,16 @@ def report_fields(report: walkforward.WalkForwardReport) -> dict[str, Any]:
 
 
 def cancel_walk_forward(row: WalkForward, *, by=None) -> bool:
-    return finish(WalkForward, row.pk, BacktestStatus.CANCELLED, error=_cancelled_by(by))
+    return rows.finish_row(WalkForward, row.pk, BacktestStatus.CANCELLED,
+                           error=_cancelled_by(by))
 
 
 # ---- shared by both ----
 
-def dispatch(model: type[models.Model], row_id: int, task_name: str) -> bool:
-    """Publish the row's first task, confirmed by the broker (embedded: run it after the
-    response); a row the broker did not take is failed with that reason. Never raises."""
-    from backtests import tasks
-    from botsinais import embedded
+def _dispatch(model: type[GridRun | WalkForward], row_id: int, task_name: str) -> bool:
+    from backtests import tasks  # tasks import research
 
-    task = getattr(tasks, task_name)
-    if embedded.runs_tasks_after_response():
-        embedded.run_later(task, row_id)
-        return True
-    timeout = settings.BROKER_PUBLISH_TIMEOUT
-    try:
-        task.apply_async((row_id,), timeout=timeout, confirm_timeout=timeout)
-    except retries.BROKER_ERRORS as exc:
-        log.warning("%s %s not published (%s: %s)", model.__name__, row_id,
-                    type(exc).__name__, exc)
-        reason = f"the task queue did not take it ({type(exc).__name__}); try again"
-        retries.with_fresh_connection(
-            lambda: finish(model, row_id, BacktestStatus.FAILED, error=reason))
-        return False
-    return True
-
-
-def _claim(model: type[GridRun | WalkForward], row_id: int) -> bool:
-    """Queued -> running, once; a message that comes back for a running row fails it."""
-    claimed = model.objects.filter(pk=row_id, status=BacktestStatus.QUEUED).update(
-        status=BacktestStatus.RUNNING, started_at=timezone.now())
-    if not claimed:
-        finish(model, row_id, BacktestStatus.FAILED, only_from=BacktestStatus.RUNNING,
-               error="its worker stopped or ran out of time (BACKTEST_TIME_LIMIT)")
-    return bool(claimed)
-
-
-def finish(model: type[GridRun | WalkForward], row_id: int, status: str, *,
-           only_from: str | None = None, **fields: Any) -> bool:
-    """End a queued or running row (only_from: only one in that status); False if it had
-    already ended: a guarded update, so a cancel and a finish never both win."""
-    unfinished = [only_from] if only_from else UNFINISHED
-    return bool(model.objects.filter(pk=row_id, status__in=unfinished).update(
-        status=status, finished_at=timezone.now(), **fields))
+    return rows.dispatch_row(model, row_id, getattr(tasks, task_name))
 
 
 def _cancelled_by(user) -> str:

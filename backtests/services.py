@@ -19,13 +19,12 @@ import pandas as pd
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import collectors
 import strategies
+from backtests import rows
 from backtests.models import (
-    UNFINISHED,
     Backtest,
     BacktestStatus,
     TradeTable,
@@ -278,23 +277,10 @@ def dispatch_backtest(backtest_id: int) -> bool:
     """Publish the run, confirmed by the broker; False if it was not taken. Never raises: a
     backtest the broker did not take is failed with that reason (asking again is cheap)."""
     from backtests import tasks  # tasks import services
-    from botsinais import embedded
 
-    if embedded.runs_tasks_after_response():
-        embedded.run_later(tasks.run_backtest, backtest_id)
-        return True
-    timeout = settings.BROKER_PUBLISH_TIMEOUT
-    try:
-        # The worker applies the task's own time limits (BACKTEST_*TIME_LIMIT), not ours.
-        tasks.run_backtest.apply_async((backtest_id,), timeout=timeout, confirm_timeout=timeout,
-                                       time_limit=None, soft_time_limit=None)
-    except retries.BROKER_ERRORS as exc:
-        log.warning("backtest %s not published (%s: %s)", backtest_id, type(exc).__name__, exc)
-        reason = f"the task queue did not take it ({type(exc).__name__}); try again"
-        retries.with_fresh_connection(
-            lambda: finish(backtest_id, BacktestStatus.FAILED, error=reason))
-        return False
-    return True
+    # The worker applies the task's own time limits (BACKTEST_*TIME_LIMIT), not ours.
+    return rows.dispatch_row(Backtest, backtest_id, tasks.run_backtest, finish=finish,
+                             time_limit=None, soft_time_limit=None)
 
 
 def run_backtest_row(backtest_id: int) -> Backtest | None:
@@ -304,13 +290,7 @@ def run_backtest_row(backtest_id: int) -> Backtest | None:
     the worker stops at the first one that finds the row cancelled. Safe to run twice: only a
     queued row is claimed (a message that comes back for a running row fails it).
     """
-    claimed = Backtest.objects.filter(pk=backtest_id, status=BacktestStatus.QUEUED).update(
-        status=BacktestStatus.RUNNING, started_at=timezone.now(), progress=0.0)
-    if not claimed:
-        # Its one message came back while the row says running: the worker that ran it was
-        # lost (killed at the hard time limit, or it stopped). Running it again could repeat that.
-        finish(backtest_id, BacktestStatus.FAILED, only_from=BacktestStatus.RUNNING,
-               error="its worker stopped or ran out of time (BACKTEST_TIME_LIMIT)")
+    claimed = rows.claim_row(Backtest, backtest_id, finish=finish, progress=0.0)
     backtest = Backtest.objects.filter(pk=backtest_id).first()
     if not claimed or backtest is None:
         return backtest
@@ -388,13 +368,11 @@ def finish(backtest_id: int, status: str, *, only_from: str | None = None, **fie
     """End a queued or running backtest (only_from: only one in that status; guarded: an ended
     one stays as it ended) and tell its user; False when it had already ended."""
     with transaction.atomic():
-        unfinished = [only_from] if only_from else UNFINISHED
-        ended = Backtest.objects.filter(pk=backtest_id, status__in=unfinished).update(
-            status=status, finished_at=timezone.now(), **fields)
+        ended = rows.finish_row(Backtest, backtest_id, status, only_from=only_from, **fields)
         if ended:
             backtest = Backtest.objects.get(pk=backtest_id)
             notify(events.backtest_finished(backtest), backtest)
-    return bool(ended)
+    return ended
 
 
 def cancel_backtest(backtest: Backtest, *, by=None) -> bool:

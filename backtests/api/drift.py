@@ -3,12 +3,13 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import collectors
 from backtests import drift, services
+from backtests.api.serializers import field_errors
 from botsinais.schema import ErrorSerializer
 from strategies.drift import CAUSES
 
@@ -109,7 +110,7 @@ class DriftView(APIView):
                 timeframe=params.get("timeframe"), start=params.get("from"),
                 end=params.get("to"))
         except services.BacktestInputError as exc:
-            raise ValidationError({exc.field: [exc.reason]}) from None
+            raise field_errors(exc) from None
         except services.NoCandlesError as exc:
             raise NotFound(str(exc)) from None
         except collectors.MarketDataError as exc:
