@@ -51,6 +51,7 @@ from strategies.base import (  # noqa: E402
     Strategy,
     previous_bar,
 )
+from strategies.warmup import synthetic_candles  # noqa: E402
 
 STOP_PERCENT, TARGET_PERCENT = 0.2, 0.4
 EXPIRY_BARS = 10_000
@@ -119,17 +120,7 @@ def per_bar_signals(strategy: Strategy, frame: pd.DataFrame) -> dict[str, np.nda
 
 
 def random_minutes(size: int, seed: int = 1) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.0005, size)))
-    open_ = np.r_[100.0, close[:-1]]
-    wick = rng.uniform(0, 0.0005, (2, size))
-    return pd.DataFrame({
-        "open": open_,
-        "high": np.maximum(open_, close) * (1 + wick[0]),
-        "low": np.minimum(open_, close) * (1 - wick[1]),
-        "close": close,
-        "volume": rng.lognormal(5, 0.5, size),
-    }, index=pd.date_range("2024-01-01", periods=size, freq="min", tz="UTC"))
+    return synthetic_candles(size, seed, step=0.0005, freq="min")
 
 
 def ours(strategy: Strategy, frame: pd.DataFrame) -> tuple[int, float]:

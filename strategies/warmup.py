@@ -6,6 +6,8 @@ seconds. warm_up() runs every registered strategy once on a small synthetic mark
 compiles (or loads) exactly the kernels an analysis calls, with the argument types it uses.
 """
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -14,13 +16,16 @@ from strategies.base import available
 WARM_UP_BARS = 400
 
 
-def synthetic_candles(bars: int = WARM_UP_BARS, seed: int = 7) -> pd.DataFrame:
-    """A random-walk candle frame shaped like the candle store's (float64 OHLCV, UTC index)."""
+def synthetic_candles(bars: int = WARM_UP_BARS, seed: int = 7, *, step: float = 0.01,
+                      freq: str | pd.Timedelta = "5min", start: Any = "2024-01-01") -> pd.DataFrame:
+    """A random-walk candle frame shaped like the candle store's (float64 OHLCV, UTC index):
+    log-returns of standard deviation step per bar, wicks about half a step beyond the body.
+    Warm-up, tests and benches draw their synthetic markets here."""
     rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, bars)))
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, step, bars)))
     open_ = np.concatenate([[close[0]], close[:-1]])
-    spread = np.abs(rng.normal(0.0, 0.005, bars)) * close
-    index = pd.date_range("2024-01-01", periods=bars, freq="5min", tz="UTC", name="open_time")
+    spread = np.abs(rng.normal(0.0, step / 2, bars)) * close
+    index = pd.date_range(start, periods=bars, freq=freq, tz="UTC", name="open_time")
     return pd.DataFrame(
         {
             "open": open_,

@@ -4,11 +4,11 @@ backtest submitted from the form shows its progress live, then its metrics and c
 
 from datetime import timedelta
 
-import numpy as np
 import pandas as pd
 import pytest
 from django.utils import timezone
 
+from strategies.warmup import synthetic_candles
 from tests.fake_binance import INTERVAL_MS
 from tests.test_dashboard_browser import browser, open_page, screenshot  # noqa: F401 (fixture)
 
@@ -21,19 +21,9 @@ pytestmark = [
 def random_walk_candles(timeframe_ms: int, bars: int) -> pd.DataFrame:
     """A seeded random walk up to the last closed bar: enough swings for trades to happen."""
     now_ms = pd.Timestamp.now(tz="UTC").value // 1_000_000
-    last_open = (now_ms // timeframe_ms - 1) * timeframe_ms
-    opens = pd.to_datetime(last_open - timeframe_ms * np.arange(bars)[::-1], unit="ms", utc=True)
-    rng = np.random.default_rng(12)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.004, bars)))
-    open_ = np.concatenate([[close[0]], close[:-1]])
-    spread = np.abs(rng.normal(0, 0.002, bars))
-    frame = pd.DataFrame({
-        "open": open_, "high": np.maximum(open_, close) * (1 + spread),
-        "low": np.minimum(open_, close) * (1 - spread), "close": close,
-        "volume": rng.uniform(500, 1500, bars),
-    }, index=opens)  # fmt: skip
-    frame.index.name = "open_time"
-    return frame
+    first_open = (now_ms // timeframe_ms - bars) * timeframe_ms
+    return synthetic_candles(bars, 12, step=0.004, freq=pd.Timedelta(milliseconds=timeframe_ms),
+                             start=pd.Timestamp(first_open, unit="ms", tz="UTC"))
 
 
 @pytest.fixture

@@ -15,21 +15,12 @@ from strategies.base import ParameterError
 from strategies.breakout import Breakout
 from strategies.mean_reversion import MeanReversion
 from strategies.trend_following import TrendFollowing
+from strategies.warmup import synthetic_candles
 
 
 def random_walk(size: int, seed: int, freq: str = "15min",
                 start: str = "2024-01-01") -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.004, size)))
-    open_ = np.r_[100.0, close[:-1]]
-    wick = rng.uniform(0, 0.003, (2, size))
-    return pd.DataFrame({
-        "open": open_,
-        "high": np.maximum(open_, close) * (1 + wick[0]),
-        "low": np.minimum(open_, close) * (1 - wick[1]),
-        "close": close,
-        "volume": rng.lognormal(5, 0.5, size),
-    }, index=pd.date_range(start, periods=size, freq=freq, tz="UTC"))
+    return synthetic_candles(size, seed, step=0.004, freq=freq, start=start)
 
 
 def test_ranges_include_their_stop_and_lists_keep_their_order():

@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 import strategies
 from strategies import calibration, stats
 from strategies.base import SignalCandidate
+from strategies.warmup import synthetic_candles
 from tests.calibration.synthetic import synthetic_signals
 
 
@@ -19,17 +20,7 @@ def learnable():
 
 
 def random_walk(bars: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, bars)))
-    opens = np.concatenate([[close[0]], close[:-1]])
-    spread = np.abs(rng.normal(0, 0.006, (2, bars)))
-    return pd.DataFrame({
-        "open": opens,
-        "high": np.maximum(opens, close) * np.exp(spread[0]),
-        "low": np.minimum(opens, close) * np.exp(-spread[1]),
-        "close": close,
-        "volume": rng.uniform(1, 10, bars),
-    }, index=pd.date_range("2025-01-01", periods=bars, freq="1h", tz="UTC"))
+    return synthetic_candles(bars, seed, freq="1h", start="2025-01-01")
 
 
 def test_learnable_market_is_activated_with_held_out_ece_below_005(learnable):

@@ -4,8 +4,6 @@ watchlist, the command, the weekly schedule and the admin's reliability diagram.
 
 import io
 
-import numpy as np
-import pandas as pd
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -14,10 +12,10 @@ from django_celery_beat.models import PeriodicTask
 import strategies
 from calibration import services
 from calibration.models import ModelStatus, ModelVersion
-from collectors.timeframes import bar_open_times
 from market import store
 from signals.models import Watchlist
 from strategies import calibration
+from strategies.warmup import synthetic_candles
 from tests.calibration.synthetic import synthetic_signals
 
 pytestmark = pytest.mark.django_db
@@ -88,13 +86,7 @@ def test_too_little_history_is_a_rejected_version_with_the_reason():
 
 
 def random_walk_candles(bars: int, seed: int):
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, bars)))
-    opens = np.concatenate([[close[0]], close[:-1]])
-    index = bar_open_times(np.arange(bars) + 480_000, "1h")
-    return pd.DataFrame({"open": opens, "high": np.maximum(opens, close) * 1.004,
-                         "low": np.minimum(opens, close) * 0.996, "close": close,
-                         "volume": rng.uniform(1, 10, bars)}, index=index)
+    return synthetic_candles(bars, seed, freq="1h", start="2024-10-04")
 
 
 def test_the_labelled_history_backtests_the_watchlist_series_from_the_store():
