@@ -150,6 +150,21 @@ def test_settings():
 
 
 @pytest.fixture(autouse=True)
+def candle_cache_follows_the_database(request):
+    """The candle cache names a bar, not the rows it was read from. An integration test's
+    database is emptied after it while Redis keeps the frames: the next test in the same bar
+    was served the last one's candles (a random walk where it served a sell-off)."""
+    yield
+    if request.node.get_closest_marker("integration") and settings.FULL_STACK:
+        from django.core.cache import cache
+
+        client = cache._cache.get_client(write=True)  # Django's RedisCache: redis-py client
+        stale = list(client.scan_iter(match=cache.make_key("market:candles:*"), count=1000))
+        if stale:
+            client.delete(*stale)
+
+
+@pytest.fixture(autouse=True)
 def default_language():
     # A request in Portuguese leaves pt-BR active in its thread (LocaleMiddleware sets it per
     # request, never back): every test starts in the default language, as a fresh process does.
