@@ -78,7 +78,7 @@ class BacktestResult:
 
     trades: pd.DataFrame
     open_trades: pd.DataFrame
-    equity: pd.DataFrame
+    equity: pd.DataFrame | None  # None when run without the curve
     statistics: dict[str, Any]
     mode: str
     fee_percent: float
@@ -88,11 +88,13 @@ class BacktestResult:
 def run_backtest(strategy: Strategy, candles: pd.DataFrame, *, fee_percent: float = 0.0,
                  mode: str = EVERY_SIGNAL, timeframe_seconds: int | None = None,
                  finer: pd.DataFrame | None = None, finer_seconds: int | None = None,
-                 stake: float = 1.0) -> BacktestResult:
+                 stake: float = 1.0, curve: bool = True) -> BacktestResult:
     """Backtest strategy on candles (the strategy interface's frame: UTC bar open times, sorted).
 
     timeframe_seconds defaults to the smallest step of the index. finer (with finer_seconds) are
-    candles of a finer timeframe used by refine() on bars that reached both levels.
+    candles of a finer timeframe used by refine() on bars that reached both levels. curve=False
+    leaves out the equity per candle (result.equity is None; every figure is the same): a grid
+    ranks figures, and a million-bar curve per set is most of a set's memory traffic.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -154,9 +156,9 @@ def run_backtest(strategy: Strategy, candles: pd.DataFrame, *, fee_percent: floa
         _refine_ambiguous(trades, candles, finer, fee_percent, int(finer_seconds),
                           timeframe_seconds)
 
-    equity = equity_curve(trades, index, stake)
+    equity = equity_curve(trades, index, stake) if curve else None
     return BacktestResult(trades=trades, open_trades=open_trades, equity=equity,
-                          statistics=backtest_statistics(trades, equity, timeframe_seconds, stake),
+                          statistics=backtest_statistics(trades, index, timeframe_seconds, stake),
                           mode=mode,
                           fee_percent=fee_percent, signals=len(signals.bars))
 
@@ -187,11 +189,11 @@ def _equity_kernel(size, exit_bars, factors):  # pragma: no cover (compiled)
     return equity, drawdown
 
 
-def backtest_statistics(trades: pd.DataFrame, equity: pd.DataFrame, timeframe_seconds: int,
+def backtest_statistics(trades: pd.DataFrame, index: pd.DatetimeIndex, timeframe_seconds: int,
                         stake: float = 1.0) -> dict[str, Any]:
     """The performance endpoint's figures (strategies/stats.py) of these trades over the
-    candles' period, the capital staking `stake` on each: so compounded_return_percent and
-    max_drawdown_percent are the equity curve's."""
+    period of the candles whose open times are index, the capital staking `stake` on each:
+    so compounded_return_percent and max_drawdown_percent are the equity curve's."""
     bar = pd.Timedelta(seconds=timeframe_seconds)
     ended = pd.DataFrame({
         "entry_time": trades["signal_time"] + bar,  # entry at the signal bar's close
@@ -200,7 +202,7 @@ def backtest_statistics(trades: pd.DataFrame, equity: pd.DataFrame, timeframe_se
         "r_multiple": trades["r"],
         "result": np.where(trades["result"] == "none", "expired", trades["result"].astype(str)),
     })
-    start, end = (equity.index[0], equity.index[-1] + bar) if len(equity) else (0.0, 0.0)
+    start, end = (index[0], index[-1] + bar) if len(index) else (0.0, 0.0)
     return {"trades": len(trades),
             **stats.summarize(ended, start, end, stake_fraction=stake).as_dict()}
 

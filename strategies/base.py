@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -119,12 +120,14 @@ class Evaluation:
     """Per-bar arrays a strategy computes over a whole frame; the base class turns them into rows.
 
     long/short are boolean masks (NaN comparisons are already False); confidence is in [0, 1]
-    for firing bars; indicators are the values worth storing with a signal.
+    for firing bars: an array over every bar, or a function of the firing bars' positions
+    giving theirs (a long history fires on few bars: a grid's sets skip millions of values);
+    indicators are the values worth storing with a signal.
     """
 
     long: np.ndarray
     short: np.ndarray
-    confidence: np.ndarray
+    confidence: np.ndarray | Callable[[np.ndarray], np.ndarray]
     atr: np.ndarray
     indicators: dict[str, np.ndarray]
 
@@ -231,11 +234,13 @@ class Strategy:
             take_profit = entry + side * self.params["target_atr"] * average_range
             # Checking the geometry itself also rejects ATRs too small to move a price.
             valid = (side * (take_profit - entry) > 0) & (side * (entry - stop_loss) > 0)
-        valid &= np.isfinite(evaluation.confidence[bars]) & np.isfinite(entry)
+        confidence = evaluation.confidence
+        confidence = confidence(bars) if callable(confidence) else confidence[bars]
+        valid &= np.isfinite(confidence) & np.isfinite(entry)
         for values in evaluation.indicators.values():
             valid &= np.isfinite(values[bars])
         return _Scan(evaluation, bars[valid], side[valid], entry[valid], stop_loss[valid],
-                     take_profit[valid])
+                     take_profit[valid], confidence[valid])
 
 
 @dataclass(frozen=True)
@@ -257,6 +262,7 @@ class _Scan:
     entry: np.ndarray
     stop_loss: np.ndarray
     take_profit: np.ndarray
+    confidence: np.ndarray
 
     def rows(self, index: pd.Index, take: slice = slice(None)) -> pd.DataFrame:
         """The table of the firing bars (those in take of them)."""
@@ -266,7 +272,7 @@ class _Scan:
             "entry": self.entry[take],
             "stop_loss": self.stop_loss[take],
             "take_profit": self.take_profit[take],
-            "confidence": np.clip(self.evaluation.confidence[bars], 0.0, 1.0),
+            "confidence": np.clip(self.confidence[take], 0.0, 1.0),
         }
         for key, values in self.evaluation.indicators.items():
             data[key] = values[bars]

@@ -67,9 +67,15 @@ class Breakout(Strategy):
                 loud &= stored["adx"] >= p["adx_minimum"]
             long = (close > upper) & loud
             short = (close < lower) & loud
-            distance = np.where(long, close - upper, lower - close) / average_range
-            confidence = 0.5 * np.minimum(1.0, distance) + 0.5 * np.minimum(
-                1.0, volume_ratio / p["volume_factor"] - 1.0)
+
+        def confidence(bars: np.ndarray) -> np.ndarray:
+            price = close[bars]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                distance = np.where(long[bars], price - upper[bars],
+                                    lower[bars] - price) / average_range[bars]
+                return 0.5 * np.minimum(1.0, distance) + 0.5 * np.minimum(
+                    1.0, volume_ratio[bars] / p["volume_factor"] - 1.0)
+
         stored["volume_ratio"] = volume_ratio
         return Evaluation(long=long, short=short, confidence=confidence, atr=average_range,
                           indicators=stored)

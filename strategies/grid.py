@@ -241,7 +241,8 @@ def evaluate_grid(strategy_class: type[Strategy], parameter_sets: Iterable[Mappi
         for parameters in parameter_sets:
             backtest = run_backtest(strategy_class(**parameters), candles,
                                     fee_percent=fee_percent, mode=mode,
-                                    timeframe_seconds=timeframe_seconds, stake=stake)
+                                    timeframe_seconds=timeframe_seconds, stake=stake,
+                                    curve=False)
             result = GridResult(parameters={name: parameters[name] for name in varied},
                                 statistics=backtest.statistics, signals=backtest.signals)
             results.append(result)

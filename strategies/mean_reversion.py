@@ -47,14 +47,20 @@ class MeanReversion(Strategy):
         with np.errstate(invalid="ignore"):
             long = (close < bands.lower) & (strength < p["rsi_oversold"])
             short = (close > bands.upper) & (strength > p["rsi_overbought"])
-            long_confidence = 0.5 * np.minimum(1.0, -bands.percent_b / 0.5) + 0.5 * np.minimum(
-                1.0, (p["rsi_oversold"] - strength) / p["rsi_oversold"])
-            short_confidence = 0.5 * np.minimum(1.0, (bands.percent_b - 1.0) / 0.5) + 0.5 * (
-                np.minimum(1.0, (strength - p["rsi_overbought"]) / (100.0 - p["rsi_overbought"])))
+
+        def confidence(bars: np.ndarray) -> np.ndarray:
+            percent_b, rsi = bands.percent_b[bars], strength[bars]
+            with np.errstate(invalid="ignore"):
+                long_confidence = 0.5 * np.minimum(1.0, -percent_b / 0.5) + 0.5 * np.minimum(
+                    1.0, (p["rsi_oversold"] - rsi) / p["rsi_oversold"])
+                short_confidence = 0.5 * np.minimum(1.0, (percent_b - 1.0) / 0.5) + 0.5 * (
+                    np.minimum(1.0, (rsi - p["rsi_overbought"]) / (100.0 - p["rsi_overbought"])))
+            return np.where(long[bars], long_confidence, short_confidence)
+
         return Evaluation(
             long=long,
             short=short,
-            confidence=np.where(long, long_confidence, short_confidence),
+            confidence=confidence,
             atr=average_range,
             indicators={
                 "bb_upper": bands.upper,

@@ -254,8 +254,7 @@ def portfolio_figures(trades, start: datetime | float, end: datetime | float,
         return_days=int(len(returns)),
     )
     curve = EquityCurve(
-        days=[pd.Timestamp(day * DAY_SECONDS, unit="s", tz="UTC").to_pydatetime()
-              for day in days],
+        days=list(pd.to_datetime(days * DAY_SECONDS, unit="s", utc=True).to_pydatetime()),
         equity=daily.tolist(),
         drawdown_percent=daily_drawdown.tolist(),
     )

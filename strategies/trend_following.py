@@ -76,9 +76,14 @@ class TrendFollowing(Strategy):
             if p["use_macd"]:
                 long &= momentum.histogram > 0
                 short &= momentum.histogram < 0
-            side = np.where(long, 1.0, -1.0)
-            confidence = 0.5 * np.minimum(1.0, trend / FULL_TREND_ADX) + 0.5 * np.clip(
-                side * momentum.histogram / (FULL_MOMENTUM_ATR * average_range), 0.0, 1.0)
+
+        def confidence(bars: np.ndarray) -> np.ndarray:
+            side = np.where(long[bars], 1.0, -1.0)
+            with np.errstate(invalid="ignore"):
+                return 0.5 * np.minimum(1.0, trend[bars] / FULL_TREND_ADX) + 0.5 * np.clip(
+                    side * momentum.histogram[bars] / (FULL_MOMENTUM_ATR * average_range[bars]),
+                    0.0, 1.0)
+
         return Evaluation(
             long=long,
             short=short,

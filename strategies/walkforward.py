@@ -39,7 +39,6 @@ from strategies.backtest import (
     EVERY_SIGNAL,
     ONE_POSITION,
     backtest_statistics,
-    equity_curve,
     run_backtest,
 )
 from strategies.base import ParameterError, Strategy
@@ -151,7 +150,7 @@ def walk_forward(strategy_class: type[Strategy], grid: Grid, candles: pd.DataFra
             full = next(sets for sets, row in zip(grid.parameter_sets, rows, strict=True)
                         if row is best)
             strategy = strategy_class(**full)
-            chosen_in_sample.append(run_backtest(strategy, train, **options).trades)
+            chosen_in_sample.append(run_backtest(strategy, train, curve=False, **options).trades)
             trades = out_of_sample_trades(strategy, candles, window, options)
             if mode == ONE_POSITION:
                 trades = one_position_at_a_time(trades, free_from)
@@ -175,8 +174,7 @@ def walk_forward(strategy_class: type[Strategy], grid: Grid, candles: pd.DataFra
                                       timeframe_seconds)
     pooled = (pd.concat(chosen_in_sample, ignore_index=True) if chosen_in_sample
               else trades.iloc[:0])
-    in_sample_figures = backtest_statistics(pooled, pd.DataFrame(index=index[:0]),
-                                            timeframe_seconds)
+    in_sample_figures = backtest_statistics(pooled, index[:0], timeframe_seconds)
     return WalkForwardReport(windows=results, trades=trades, out_of_sample=out_of_sample,
                              in_sample={name: in_sample_figures[name]
                                         for name in IN_SAMPLE_FIGURES})
@@ -190,7 +188,8 @@ def out_of_sample_trades(strategy: Strategy, candles: pd.DataFrame, window: Wind
     history = max(0, window.test_start - strategy.latest_window)
     settle_end = min(len(candles), window.test_end + strategy.expiry_bars)
     every_signal = {**options, "mode": EVERY_SIGNAL}
-    trades = run_backtest(strategy, candles.iloc[history:settle_end], **every_signal).trades
+    trades = run_backtest(strategy, candles.iloc[history:settle_end], curve=False,
+                          **every_signal).trades
     trades = trades.assign(signal_bar=trades["signal_bar"] + history,
                            exit_bar=trades["exit_bar"] + history)
     taken = (trades["signal_bar"] >= window.test_start) & (trades["signal_bar"] < window.test_end)
@@ -214,9 +213,7 @@ def period_statistics(trades: pd.DataFrame, index: pd.DatetimeIndex, first: int,
                       timeframe_seconds: int) -> dict[str, Any]:
     """backtest_statistics of trades over bars [first, last) and any later bar they ended on."""
     end = max(last, int(trades["exit_bar"].max()) + 1 if len(trades) else last)
-    local = trades.assign(exit_bar=trades["exit_bar"] - first)
-    equity = equity_curve(local, index[first:end])
-    return backtest_statistics(local, equity, timeframe_seconds)
+    return backtest_statistics(trades, index[first:end], timeframe_seconds)
 
 
 def bar_after(index: pd.DatetimeIndex, position: int, timeframe_seconds: int) -> pd.Timestamp:

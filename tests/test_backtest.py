@@ -200,7 +200,10 @@ def test_statistics_are_computed_from_the_trades_and_the_equity():
     path = candles(SIGNAL_BAR, (100, 111, 99, 108), (108, 109, 94, 100), (100, 101, 99, 100),
                    (100, 102, 98, 101))
     result = run_backtest(scripted(longs=[0, 3], expiry_bars=1), path, mode="one_position")
-    assert result.statistics == backtest_statistics(result.trades, result.equity, 3600)
+    assert result.statistics == backtest_statistics(result.trades, path.index, 3600)
+    # Without the per-candle curve (a grid's sets): the same figures.
+    assert run_backtest(scripted(longs=[0, 3], expiry_bars=1), path, mode="one_position",
+                        curve=False).statistics == result.statistics
     stats = result.statistics
     assert (stats["trades"], stats["winning_signals"], stats["losing_signals"],
             stats["expired_signals"]) == (2, 1, 0, 1)
