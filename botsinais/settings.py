@@ -440,6 +440,10 @@ if RETRAIN_TIME_LIMIT <= RETRAIN_SOFT_TIME_LIMIT:
 # hold (more is a 400), and the sets per chunk, each chunk one task a worker takes.
 BACKTEST_GRID_MAX_SETS = env_number("BACKTEST_GRID_MAX_SETS", 1000, int, minimum=1)
 BACKTEST_GRID_CHUNK_SETS = env_number("BACKTEST_GRID_CHUNK_SETS", 8, int, minimum=1)
+# Freed memory a Celery worker process keeps for its next allocations instead of handing it
+# back to the kernel, in MiB (botsinais/celery.py; 0: glibc's defaults). Backtests free and
+# allocate arrays of tens of megabytes per parameter set (docs/grids.md).
+WORKER_KEEP_FREED_MEMORY_MB = env_number("WORKER_KEEP_FREED_MEMORY_MB", 1024, int, minimum=0)
 
 LOGGING = {
     "version": 1,

@@ -27,6 +27,7 @@ import pandas as pd
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Max
 
 import collectors
 from collectors.frames import COLUMNS, empty_candles
@@ -181,6 +182,15 @@ def series_rows(source: str, asset: str, timeframe: str, start=None, end=None):
     if end is not None:
         rows = rows.filter(open_time__lte=end)
     return rows
+
+
+def period_version(source: str, asset: str, timeframe: str, start, end) -> tuple[int, int]:
+    """(count, newest id) of the stored candles opening in [start, end]: equal versions mean
+    equal candles. The store only adds bars (insert_candles keeps a stored one, the admin is
+    read-only): a bar removed and stored again comes back with a new, higher id."""
+    version = series_rows(source, asset, timeframe, start, end).aggregate(
+        count=Count("id"), newest=Max("id"))
+    return version["count"], version["newest"] or 0
 
 
 def frame_from_rows(rows: list[tuple]) -> pd.DataFrame:
