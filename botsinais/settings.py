@@ -440,6 +440,11 @@ if RETRAIN_TIME_LIMIT <= RETRAIN_SOFT_TIME_LIMIT:
 # hold (more is a 400), and the sets per chunk, each chunk one task a worker takes.
 BACKTEST_GRID_MAX_SETS = env_number("BACKTEST_GRID_MAX_SETS", 1000, int, minimum=1)
 BACKTEST_GRID_CHUNK_SETS = env_number("BACKTEST_GRID_CHUNK_SETS", 8, int, minimum=1)
+# How long a grid's candles stay in the shared cache (Redis) after the grid read them from the
+# database, so its workers and the next grids over the same period skip that read (seconds; 0:
+# every worker reads the database).
+BACKTEST_CANDLES_CACHE_SECONDS = env_number("BACKTEST_CANDLES_CACHE_SECONDS", 3600, int,
+                                            minimum=0)
 # Freed memory a Celery worker process keeps for its next allocations instead of handing it
 # back to the kernel, in MiB (botsinais/celery.py; 0: glibc's defaults). Backtests free and
 # allocate arrays of tens of megabytes per parameter set (docs/grids.md).

@@ -18,6 +18,8 @@ import hashlib
 import logging
 import math
 import struct
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -491,3 +493,71 @@ def stored_period_candles(
         frame.attrs["rejected"] = 0
     frame.attrs["source"] = source
     return frame
+
+
+# ---- long periods shared between worker processes ----
+
+# The period frames this process read last, newest last: a worker running several chunks of a
+# grid, or the next grid over the same period, reads its candles once.
+KEPT_PERIOD_FRAMES = 4
+_period_frames: OrderedDict[str, pd.DataFrame] = OrderedDict()
+_period_frames_lock = threading.Lock()
+
+
+def period_cache_key(source: str, asset: str, timeframe: str, start: datetime, end: datetime,
+                     version: tuple[int, int]) -> str:
+    """Names the period's candles as they stand: its version (period_version) is part of it."""
+    bounds = f"{pd.Timestamp(start).value}-{pd.Timestamp(end).value}"
+    return f"market:period:{source}:{asset}:{timeframe}:{bounds}:{version[0]}:{version[1]}"
+
+
+def share_period_candles(source: str, asset: str, timeframe: str, start: datetime,
+                         end: datetime, version: tuple[int, int]) -> None:
+    """Put the period's candles in the shared cache (Redis) for shared_period_candles, unless
+    they are there already: the database is read once per period and version, however many
+    workers then need them. Nothing to share outside the full stack (grids run in-process)."""
+    seconds = settings.BACKTEST_CANDLES_CACHE_SECONDS
+    if not (settings.FULL_STACK and seconds):
+        return
+    key = period_cache_key(source, asset, timeframe, start, end, version)
+    try:
+        if cache.touch(key, seconds):
+            return
+    except Exception as exc:
+        log.warning("candle cache unavailable (%s: %s)", type(exc).__name__, exc)
+        return
+    with _period_frames_lock:
+        frame = _kept_period_frame(key)
+        if frame is None:
+            frame = stored_period_candles(source, asset, timeframe, start, end)
+        _keep_period_frame(key, frame)
+    cache_set(key, frame, seconds)
+
+
+def shared_period_candles(source: str, asset: str, timeframe: str, start: datetime,
+                          end: datetime, version: tuple[int, int]) -> pd.DataFrame:
+    """stored_period_candles at this version: this process's copy when it read them before,
+    else the shared cache's, else a read of the database (the cache was emptied meanwhile)."""
+    key = period_cache_key(source, asset, timeframe, start, end, version)
+    with _period_frames_lock:  # chunks on threads of one worker read the period once
+        frame = _kept_period_frame(key)
+        if frame is None and settings.FULL_STACK and settings.BACKTEST_CANDLES_CACHE_SECONDS:
+            frame = cache_get(key)
+        if frame is None:
+            frame = stored_period_candles(source, asset, timeframe, start, end)
+        _keep_period_frame(key, frame)
+        return frame
+
+
+def _kept_period_frame(key: str) -> pd.DataFrame | None:
+    frame = _period_frames.get(key)
+    if frame is not None:
+        _period_frames.move_to_end(key)
+    return frame
+
+
+def _keep_period_frame(key: str, frame: pd.DataFrame) -> None:
+    _period_frames[key] = frame
+    _period_frames.move_to_end(key)
+    while len(_period_frames) > KEPT_PERIOD_FRAMES:
+        _period_frames.popitem(last=False)

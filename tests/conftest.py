@@ -159,9 +159,10 @@ def candle_cache_follows_the_database(request):
         from django.core.cache import cache
 
         client = cache._cache.get_client(write=True)  # Django's RedisCache: redis-py client
-        stale = list(client.scan_iter(match=cache.make_key("market:candles:*"), count=1000))
-        if stale:
-            client.delete(*stale)
+        for pattern in ("market:candles:*", "market:period:*"):
+            stale = list(client.scan_iter(match=cache.make_key(pattern), count=1000))
+            if stale:
+                client.delete(*stale)
 
 
 @pytest.fixture(autouse=True)
