@@ -190,6 +190,10 @@ class GridRunViewSet(ResearchViewSet):
     detail_serializer_class = serializers.GridRunDetailSerializer
     large_fields = ("results", "ranking")  # parameters: the list shows them
 
+    def filter_queryset(self, queryset):
+        # The list's filters only: results and heatmap read ?asset= and ?timeframe= as a series.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     def request_row(self, spec, user):
         return research.request_grid(spec, user=user)
 

@@ -246,6 +246,8 @@ def test_the_research_page_renders_with_the_urls_its_script_reads(client, user):
         "grids": "/api/backtests/grids/", "walk_forward": "/api/backtests/walk-forward/"}
     page = response.content.decode()
     assert "signals/research.js" in page and 'name="grid"' in page
+    assert 'name="assets"' in page and '<select name="timeframes" multiple' in page
+    assert 'id="heatmap-series"' in page
     assert '<option selected>expectancy_r</option>' in page
     assert '<a href="/backtests/research/" aria-current="page">Research</a>' in page
 
