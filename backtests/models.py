@@ -229,16 +229,23 @@ class ResearchRequest(models.Model):
 
 
 class GridRun(ResearchRequest):
-    """A grid run: every parameter set backtested, in chunks shared by the workers."""
+    """A grid run: every parameter set backtested on every series (asset x timeframe), in
+    chunks shared by the workers. asset and timeframe are the first series'."""
 
+    assets = models.JSONField(default=list, help_text="Every asset, in the order asked.")
+    timeframes = models.JSONField(default=list, help_text="Every timeframe, in the order asked.")
+    series = models.JSONField(
+        default=list, blank=True,
+        help_text="Per series (each asset x each timeframe): its fee a side and candle count.")
     set_count = models.PositiveIntegerField(help_text="Parameter sets in the grid.")
     refused = models.PositiveIntegerField(
         default=0, help_text="Combinations the strategy's own rules refused.")
-    sets_done = models.PositiveIntegerField(default=0)
+    sets_done = models.PositiveIntegerField(default=0, help_text="Backtests done (sets x series).")
     chunk_count = models.PositiveIntegerField(default=0)
     results = models.JSONField(
         default=list, blank=True, editable=False,
-        help_text="Every set in grid order: varied parameters, signals, figures.")
+        help_text="Every series x set, series by series in grid order: asset, timeframe, varied "
+                  "parameters, signals, figures.")
     ranking = models.JSONField(default=list, blank=True, editable=False,
                                help_text="Indexes into results, best first.")
 
@@ -249,8 +256,20 @@ class GridRun(ResearchRequest):
         return f"grid #{self.pk} {self.strategy} {self.asset} {self.timeframe} {self.status}"
 
     @property
+    def backtest_count(self) -> int:
+        return self.set_count * max(1, len(self.series))
+
+    @property
     def progress(self) -> float:
-        return round(self.sets_done / self.set_count, 4) if self.set_count else 0.0
+        total = self.backtest_count
+        return round(self.sets_done / total, 4) if total else 0.0
+
+    def fee_of(self, asset: str, timeframe: str) -> float:
+        """A series' fee a side (the fee schedule's of its asset unless one was given)."""
+        for series in self.series:
+            if (series["asset"], series["timeframe"]) == (asset, timeframe):
+                return series["fee_percent"]
+        return self.fee_percent
 
     @property
     def varied(self) -> list[str]:
@@ -265,10 +284,13 @@ class GridRun(ResearchRequest):
 
 
 class GridChunk(models.Model):
-    """Some of a grid's parameter sets: one Celery task of the grid's chord."""
+    """Some of a grid's parameter sets on one of its series: one Celery task of the grid's
+    chord, one candle frame."""
 
     grid = models.ForeignKey(GridRun, on_delete=models.CASCADE, related_name="chunks")
     number = models.PositiveIntegerField()
+    asset = models.CharField(max_length=20)
+    timeframe = models.CharField(max_length=4)
     first_set = models.PositiveIntegerField(help_text="Its first set's place in the grid.")
     parameter_sets = models.JSONField(help_text="Full parameter sets, in grid order.")
     task_id = models.CharField(max_length=64, blank=True)
@@ -286,7 +308,8 @@ class GridChunk(models.Model):
                                                name="one_chunk_per_number")]
 
     def __str__(self) -> str:
-        return f"grid #{self.grid_id} chunk {self.number} {self.status}"
+        return (f"grid #{self.grid_id} chunk {self.number} {self.asset} {self.timeframe} "
+                f"{self.status}")
 
 
 class WalkForward(ResearchRequest):

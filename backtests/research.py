@@ -3,13 +3,16 @@
 The maths is plain (strategies/grid.py, strategies/walkforward.py); this module checks a request
 with the backtests' own rules (services.check_spec), stores it, and runs it:
 
-- A grid is split into chunks of BACKTEST_GRID_CHUNK_SETS sets. start_grid fetches the missing
-  candles once, then sends a Celery chord: a group of one run_grid_chunk task per chunk on the
+- A grid runs every parameter set on every series: each of its assets in each of its
+  timeframes. Each series is split into chunks of BACKTEST_GRID_CHUNK_SETS sets. start_grid
+  fetches every series' missing candles once (a series with none in the period fails the grid,
+  naming it), then sends a Celery chord: a group of one run_grid_chunk task per chunk on the
   backtests queue (any worker on any machine takes the next one), and assemble_grid as its
-  callback, which ranks every set. The embedded default runs the same chord eagerly, in-process.
-- A chunk reads the period's candles from the store once (once per worker process and grid:
-  the next chunk of the same grid on that worker reuses them), and backtests its sets with the
-  indicators shared between them.
+  callback, which ranks every row (a series x a set). The embedded default runs the same chord
+  eagerly, in-process.
+- A chunk reads its series' candles from the store once (once per worker process, grid and
+  series: the next chunk of the same series on that worker reuses them), and backtests its sets
+  with the indicators shared between them.
 - Every set counts its progress with a guarded update (only a running grid takes it): a cancel
   stops a running chunk at its next set, and the pending chunks are revoked.
 - An accepted grid always ends: a chunk that fails records why and the chord still completes;
@@ -23,7 +26,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -48,7 +51,7 @@ from backtests.models import (
     json_safe,
 )
 from backtests.services import BacktestInputError, BacktestSpec, NoCandlesError, check_spec
-from collectors.timeframes import bar_index_at, first_bar_index_from
+from collectors.timeframes import bar_index_at, first_bar_index_from, utc_now
 from market import store
 from market.models import running_data_source
 from signals import retries
@@ -66,31 +69,104 @@ class ResearchCancelled(Exception):  # noqa: N818 (a state, like BacktestCancell
 
 @dataclass(frozen=True)
 class GridSpec:
-    """A checked grid request: the backtest fields, the expanded grid and the ranking rule."""
+    """A checked grid request: every series' backtest fields (each asset x each timeframe,
+    asset by asset), the expanded grid and the ranking rule."""
 
-    backtest: BacktestSpec
+    series: tuple[BacktestSpec, ...]
     grid: grids.Grid
     metric: str
     minimum_trades: int
 
+    @property
+    def backtest(self) -> BacktestSpec:
+        """The first series: a walk-forward's only one."""
+        return self.series[0]
+
+    @property
+    def assets(self) -> list[str]:
+        return list(dict.fromkeys(spec.asset for spec in self.series))
+
+    @property
+    def timeframes(self) -> list[str]:
+        return list(dict.fromkeys(spec.timeframe for spec in self.series))
+
 
 def check_grid(*, grid: Any, metric: str = grids.DEFAULT_METRIC,
-               minimum_trades: Any = grids.DEFAULT_MINIMUM_TRADES,
-               **backtest_fields: Any) -> GridSpec:
-    """The backtest fields by check_spec, the grid within the strategy's schema bounds and at
-    most BACKTEST_GRID_MAX_SETS sets; BacktestInputError names the first bad field."""
-    spec = check_spec(**backtest_fields)
+               minimum_trades: Any = grids.DEFAULT_MINIMUM_TRADES, asset: Any = None,
+               timeframe: Any = None, assets: Any = None, timeframes: Any = None,
+               now: Any = None, **backtest_fields: Any) -> GridSpec:
+    """Every series (asset x timeframe) by check_spec, as a single backtest of it is checked;
+    the grid within the strategy's schema bounds, and at most BACKTEST_GRID_MAX_SETS backtests
+    (series x sets); BacktestInputError names the first bad field. asset or assets (a list or
+    'A,B'), timeframe or timeframes likewise."""
+    asset_field, asset_names = series_names("asset", asset, "assets", assets)
+    timeframe_field, timeframe_names = series_names("timeframe", timeframe, "timeframes",
+                                                    timeframes)
+    fields = {"asset": asset_field, "timeframe": timeframe_field}
+    now = now if now is not None else utc_now()  # one period for every series
+    pairs = [(name, frame) for name in asset_names for frame in timeframe_names]
+    first = _checked_series(fields, pairs[0], now, backtest_fields)
     try:
-        expanded = grids.expand_grid(type(spec.strategy), grid, spec.strategy.params,
+        expanded = grids.expand_grid(type(first.strategy), grid, first.strategy.params,
                                      max_sets=settings.BACKTEST_GRID_MAX_SETS)
     except ParameterError as exc:
         field = "grid" if exc.parameter == "grid" else f"grid.{exc.parameter}"
         raise BacktestInputError(field, worded(exc)) from None
+    backtests = len(pairs) * len(expanded.parameter_sets)
+    if backtests > settings.BACKTEST_GRID_MAX_SETS:
+        raise BacktestInputError("grid", _(
+            "%(series)s series x %(sets)s parameter sets: %(count)s backtests, more than the "
+            "limit %(limit)s") % {"series": len(pairs), "sets": len(expanded.parameter_sets),
+                                  "count": f"{backtests:,}",
+                                  "limit": f"{settings.BACKTEST_GRID_MAX_SETS:,}"})
+    series = (first, *(_checked_series(fields, pair, now, backtest_fields)
+                       for pair in pairs[1:]))
     try:
         grids.check_metric(metric, minimum_trades)
     except ParameterError as exc:
         raise BacktestInputError(exc.parameter, worded(exc)) from None
-    return GridSpec(backtest=spec, grid=expanded, metric=metric, minimum_trades=minimum_trades)
+    return GridSpec(series=series, grid=expanded, metric=metric, minimum_trades=minimum_trades)
+
+
+def series_names(one: str, value: Any, several: str, values: Any) -> tuple[str, list[str]]:
+    """The field asked with (`asset` or `assets`) and its names, duplicates dropped: one
+    value, or a list or 'A,B' of several, never both."""
+    given = {name for name, field_value in ((one, value), (several, values))
+             if field_value is not None}
+    if len(given) == 2:
+        raise BacktestInputError(several, _("give %(one)s or %(several)s, not both")
+                                 % {"one": one, "several": several})
+    if not given:
+        raise BacktestInputError(one, _("needed: %(one)s, or %(several)s for several")
+                                 % {"one": one, "several": several})
+    if value is not None:
+        return one, [value]
+    if isinstance(values, str):
+        values = [part for part in values.split(",") if part.strip()]
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise BacktestInputError(several, _("must be a list of names or 'A,B'"))
+    names = [part.strip().upper() if one == "asset" else part.strip() for part in values]
+    if not names:
+        raise BacktestInputError(several, _("needs at least one"))
+    return several, list(dict.fromkeys(names))
+
+
+def _checked_series(fields: dict[str, str], pair: tuple[Any, Any], now: Any,
+                    backtest_fields: dict[str, Any]) -> BacktestSpec:
+    """One series checked as a single backtest of it is; an error names the field it came
+    from (a value of a list: named in the reason when the reason does not already)."""
+    asset, timeframe = pair
+    try:
+        return check_spec(asset=asset, timeframe=timeframe, now=now, **backtest_fields)
+    except BacktestInputError as exc:
+        field = fields.get(exc.field)
+        if field is None:
+            raise
+        value = asset if exc.field == "asset" else timeframe
+        reason = exc.reason
+        if field != exc.field and str(value) not in reason:
+            reason = f"{value}: {reason}"
+        raise BacktestInputError(field, reason) from None
 
 
 def grid_from_text(assignments: list[str]) -> dict[str, str]:
@@ -106,6 +182,7 @@ def grid_from_text(assignments: list[str]) -> dict[str, str]:
 
 
 def request_fields(spec: GridSpec) -> dict[str, Any]:
+    """The stored request: a walk-forward's one series, a grid's first (fee_percent too)."""
     backtest = spec.backtest
     return {"strategy": backtest.strategy.name, "parameters": backtest.strategy.params,
             "grid": spec.grid.values, "asset": backtest.asset, "timeframe": backtest.timeframe,
@@ -115,35 +192,50 @@ def request_fields(spec: GridSpec) -> dict[str, Any]:
 
 
 def spec_of(row: GridRun | WalkForward) -> GridSpec:
-    """The stored request checked again (a strategy's schema may have changed since)."""
-    return check_grid(grid=row.grid, metric=row.metric, minimum_trades=row.minimum_trades,
-                      strategy=row.strategy, asset=row.asset, timeframe=row.timeframe,
+    """The stored request checked again (a strategy's schema may have changed since); each
+    series keeps the fee it was stored with."""
+    spec = check_grid(grid=row.grid, metric=row.metric, minimum_trades=row.minimum_trades,
+                      strategy=row.strategy, assets=getattr(row, "assets", None) or [row.asset],
+                      timeframes=getattr(row, "timeframes", None) or [row.timeframe],
                       start=row.start, end=row.end, parameters=row.parameters, mode=row.mode,
                       fee_percent=row.fee_percent, now=row.created_at)
+    fees = {(series["asset"], series["timeframe"]): series["fee_percent"]
+            for series in getattr(row, "series", ())}
+    return replace(spec, series=tuple(
+        replace(one, fee_percent=fees.get((one.asset, one.timeframe), one.fee_percent))
+        for one in spec.series))
 
 
 # ---- grids ----
 
 def request_grid(spec: GridSpec, *, user=None) -> GridRun:
-    """Store the grid and its chunks; start it once committed."""
+    """Store the grid and its chunks (series by series, each its sets in slices); start it
+    once committed."""
     sets = spec.grid.parameter_sets
     size = settings.BACKTEST_GRID_CHUNK_SETS
+    slices = [(series, first) for series in spec.series for first in range(0, len(sets), size)]
     with transaction.atomic():
-        grid = GridRun.objects.create(requested_by=user, set_count=len(sets),
-                                      refused=spec.grid.refused,
-                                      chunk_count=-(-len(sets) // size), **request_fields(spec))
+        grid = GridRun.objects.create(
+            requested_by=user, set_count=len(sets), refused=spec.grid.refused,
+            chunk_count=len(slices), assets=spec.assets, timeframes=spec.timeframes,
+            series=[{"asset": series.asset, "timeframe": series.timeframe,
+                     "fee_percent": series.fee_percent, "candles": 0}
+                    for series in spec.series],
+            **request_fields(spec))
         GridChunk.objects.bulk_create(
-            GridChunk(grid=grid, number=number, first_set=first,
-                      parameter_sets=sets[first:first + size], task_id=str(uuid.uuid4()))
-            for number, first in enumerate(range(0, len(sets), size)))
+            GridChunk(grid=grid, number=number, asset=series.asset, timeframe=series.timeframe,
+                      first_set=first, parameter_sets=sets[first:first + size],
+                      task_id=str(uuid.uuid4()))
+            for number, (series, first) in enumerate(slices))
         grid_id = grid.pk
         transaction.on_commit(lambda: _dispatch(GridRun, grid_id, "start_grid"))
     return grid
 
 
 def start_grid(grid_id: int) -> None:
-    """Claim the grid, fetch its missing candles once, then send its chord of chunks; a grid
-    that cannot start is failed with the reason."""
+    """Claim the grid, fetch every series' missing candles once, then send its chord of
+    chunks; a grid that cannot start (a series without candles in the period) is failed with
+    the reason."""
     if not rows.claim_row(GridRun, grid_id):
         return
     try:
@@ -166,9 +258,13 @@ def _send_grid(grid_id: int) -> None:
     from backtests import tasks
 
     grid = GridRun.objects.get(pk=grid_id)
-    source, count = prepare_candles(spec_of(grid).backtest)
+    series = []
+    for spec in spec_of(grid).series:
+        source, count = prepare_candles(spec)
+        series.append({"asset": spec.asset, "timeframe": spec.timeframe,
+                       "fee_percent": spec.fee_percent, "candles": count})
     if not GridRun.objects.filter(pk=grid_id, status=BacktestStatus.RUNNING).update(
-            source=source, candles=count):
+            source=source, candles=sum(one["candles"] for one in series), series=series):
         return  # cancelled meanwhile
     chunks = grid.chunks.order_by("number").values_list("pk", "task_id")
     assemble = tasks.assemble_grid.si(grid_id)
@@ -209,9 +305,10 @@ def run_grid_chunk(chunk_id: int, worker: str = "") -> str:
         if grid.status != BacktestStatus.RUNNING:
             raise ResearchCancelled
         results = grids.evaluate_grid(
-            strategies.get(grid.strategy), chunk.parameter_sets, grid_candles(grid),
-            varied=grid.varied, fee_percent=grid.fee_percent, mode=grid.mode,
-            timeframe_seconds=collectors.timeframe_seconds(grid.timeframe), after_each=count)
+            strategies.get(grid.strategy), chunk.parameter_sets,
+            grid_candles(grid, chunk.asset, chunk.timeframe), varied=grid.varied,
+            fee_percent=grid.fee_of(chunk.asset, chunk.timeframe), mode=grid.mode,
+            timeframe_seconds=collectors.timeframe_seconds(chunk.timeframe), after_each=count)
         fields["results"] = json_safe([result.to_dict() for result in results])
     except ResearchCancelled:
         status = BacktestStatus.CANCELLED
@@ -228,8 +325,9 @@ def run_grid_chunk(chunk_id: int, worker: str = "") -> str:
 
 
 def assemble_grid(grid_id: int) -> None:
-    """The chord's callback: every chunk's results in grid order, ranked; a chunk that never
-    finished is failed. Completed if any chunk completed, else failed; guarded (a cancel wins)."""
+    """The chord's callback: every chunk's results in grid order (series by series), ranked
+    together; a chunk that never finished is failed. Completed if any chunk completed, else
+    failed; guarded (a cancel wins)."""
     GridChunk.objects.filter(grid_id=grid_id, status__in=UNFINISHED).update(
         status=BacktestStatus.FAILED, finished_at=timezone.now(),
         error="did not finish: its worker was lost or it was revoked")
@@ -239,12 +337,13 @@ def assemble_grid(grid_id: int) -> None:
     results, failures = [], []
     for chunk in grid.chunks.order_by("number"):
         if chunk.status == BacktestStatus.COMPLETED:
-            results.extend({"set": chunk.first_set + place, **row}
+            results.extend({"set": chunk.first_set + place, "asset": chunk.asset,
+                            "timeframe": chunk.timeframe, **row}
                            for place, row in enumerate(chunk.results))
         else:
             last = chunk.first_set + len(chunk.parameter_sets) - 1
-            failures.append(f"chunk {chunk.number} (sets {chunk.first_set}-{last}) "
-                            f"{chunk.status}: {chunk.error or '-'}")
+            failures.append(f"chunk {chunk.number} ({chunk.asset} {chunk.timeframe}, sets "
+                            f"{chunk.first_set}-{last}) {chunk.status}: {chunk.error or '-'}")
     ranked = grids.rank(results, grid.metric, grid.minimum_trades)
     place = {id(row): index for index, row in enumerate(results)}
     rows.finish_row(GridRun, grid_id,
@@ -271,18 +370,19 @@ def cancel_grid(grid: GridRun, *, by=None) -> bool:
     return True
 
 
-# One frame per worker process: the next chunk of the same grid on this worker reuses it.
+# One frame per worker process: the next chunk of the same grid and series on this worker
+# reuses it.
 _candles_lock = threading.Lock()
-_candles: dict[int, pd.DataFrame] = {}
+_candles: dict[tuple[int, str, str], pd.DataFrame] = {}
 
 
-def grid_candles(grid: GridRun) -> pd.DataFrame:
+def grid_candles(grid: GridRun, asset: str, timeframe: str) -> pd.DataFrame:
     with _candles_lock:
-        frame = _candles.get(grid.pk)
+        frame = _candles.get((grid.pk, asset, timeframe))
         if frame is None:
-            frame = stored_period(grid.source, grid.asset, grid.timeframe, grid.start, grid.end)
+            frame = stored_period(grid.source, asset, timeframe, grid.start, grid.end)
             _candles.clear()
-            _candles[grid.pk] = frame
+            _candles[(grid.pk, asset, timeframe)] = frame
         return frame
 
 
@@ -328,8 +428,13 @@ class WalkForwardSpec:
 
 def check_walk_forward(*, train_bars: Any, test_bars: Any, embargo_bars: Any = None,
                        anchored: Any = False, **grid_fields: Any) -> WalkForwardSpec:
-    """check_grid's rules, then the windows: whole numbers, an embargo of at least the longest
-    expiry_bars of the grid's sets (default: that)."""
+    """check_grid's rules on one series, then the windows: whole numbers, an embargo of at
+    least the longest expiry_bars of the grid's sets (default: that)."""
+    for one, several in (("asset", "assets"), ("timeframe", "timeframes")):
+        names = series_names(one, grid_fields.get(one), several, grid_fields.get(several))[1]
+        if len(names) > 1:
+            raise BacktestInputError(several, _("a walk-forward test runs on one asset and one "
+                                                "timeframe"))
     spec = check_grid(**grid_fields)
     expiry = max(parameters["expiry_bars"] for parameters in spec.grid.parameter_sets)
     try:

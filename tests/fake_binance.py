@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from werkzeug import Request, Response
 
-INTERVAL_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "1d": 86_400_000}
+INTERVAL_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000,
+               "1d": 86_400_000}
 
 
 def kline_rows(frame: pd.DataFrame, interval_ms: int) -> list[list]:

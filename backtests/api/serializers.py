@@ -108,10 +108,29 @@ class CancelledSerializer(serializers.Serializer):
 # ---- grids and walk-forward tests (backtests/research.py) ----
 
 
+@extend_schema_field({"oneOf": [{"type": "array", "items": {"type": "string"}},
+                                {"type": "string"}]})
+class NamesField(serializers.Field):
+    """A list of names or 'A,B': passed as given, research.series_names reads it."""
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
 class GridRequestSerializer(BacktestRequestSerializer):
     """What POST /api/backtests/grids/ takes: a backtest request (parameters are the base)
-    and the grid; every rule is backtests.research.check_grid's."""
+    and the grid; every rule is backtests.research.check_grid's. A grid runs on every asset
+    in every timeframe: asset or assets, timeframe or timeframes."""
 
+    asset = serializers.CharField(required=False, help_text="One asset (or assets).")
+    timeframe = serializers.CharField(required=False, help_text="One timeframe (or timeframes).")
+    assets = NamesField(required=False,
+                        help_text="Several assets: a list or 'BTCUSDT,ETHUSDT'; each one "
+                                  "checked as a single backtest's asset.")
+    timeframes = NamesField(required=False, help_text="Several timeframes: a list or '1h,4h'.")
     grid = serializers.JSONField(
         help_text="Values per parameter: a list, 'a,b,c' or 'start:stop:step' (stop included), "
                   "within the strategy's schema bounds; at most BACKTEST_GRID_MAX_SETS sets.")
@@ -160,21 +179,41 @@ RESEARCH_FIELDS = [
 ]
 
 
+class GridSeriesSerializer(serializers.Serializer):
+    asset = serializers.CharField()
+    timeframe = serializers.CharField()
+    fee_percent = serializers.FloatField(help_text="A side: the one asked for, else the fee "
+                                                   "schedule's of the asset.")
+    candles = serializers.IntegerField(help_text="Stored candles in the period (0 until "
+                                                 "started).")
+
+
 class GridRunSerializer(serializers.ModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True,
                                                 allow_null=True)
-    progress = serializers.FloatField(read_only=True, help_text="0 to 1: sets done.")
+    asset = serializers.CharField(read_only=True, help_text="The first of assets.")
+    timeframe = serializers.CharField(read_only=True, help_text="The first of timeframes.")
+    assets = serializers.ListField(child=serializers.CharField(), read_only=True)
+    timeframes = serializers.ListField(child=serializers.CharField(), read_only=True)
+    series = GridSeriesSerializer(many=True, read_only=True,
+                                  help_text="Each asset in each timeframe.")
+    progress = serializers.FloatField(read_only=True, help_text="0 to 1: backtests done.")
+    backtest_count = serializers.IntegerField(read_only=True, help_text="Sets x series.")
     varied = serializers.ListField(child=serializers.CharField(), read_only=True,
                                    help_text="The grid's parameters, in the schema's order.")
 
     class Meta:
         model = GridRun
-        fields = [*RESEARCH_FIELDS, "varied", "set_count", "sets_done", "refused", "chunk_count"]
+        fields = [*RESEARCH_FIELDS, "assets", "timeframes", "series", "varied", "set_count",
+                  "backtest_count", "sets_done", "refused", "chunk_count"]
         read_only_fields = fields
 
 
 class GridResultSerializer(serializers.Serializer):
-    set = serializers.IntegerField(help_text="Its place in the grid.")
+    set = serializers.IntegerField(help_text="Its parameter set's place in the grid (the same "
+                                             "in every series).")
+    asset = serializers.CharField()
+    timeframe = serializers.CharField()
     parameters = serializers.JSONField(help_text="The varied parameters' values.")
     signals = serializers.IntegerField()
     statistics = serializers.JSONField(help_text="strategies/stats.py figures and trades.")
@@ -182,7 +221,8 @@ class GridResultSerializer(serializers.Serializer):
 
 class GridRunDetailSerializer(GridRunSerializer):
     ranking = serializers.SerializerMethodField(
-        help_text="The best sets first (at most 20), by the metric, with enough trades.")
+        help_text="The best rows (a series x a set) first, at most 20, by the metric, with "
+                  "enough trades.")
     results_url = serializers.SerializerMethodField()
     heatmap_url = serializers.SerializerMethodField()
 

@@ -153,6 +153,32 @@ def _research_schema(what: str, request, detail):
     )
 
 
+SERIES_PARAMETERS = [
+    OpenApiParameter("asset", description="Only this asset's rows (one of the grid's)."),
+    OpenApiParameter("timeframe", description="Only this timeframe's rows (one of the grid's)."),
+]
+
+
+def series_asked(request, run: GridRun) -> dict[str, str]:
+    """?asset= and ?timeframe=, each one of the grid's (else a 400 naming it)."""
+    known = {"asset": run.assets or [run.asset], "timeframe": run.timeframes or [run.timeframe]}
+    asked = {}
+    for field, names in known.items():
+        value = request.query_params.get(field)
+        if value is None:
+            continue
+        value = value.strip().upper() if field == "asset" else value.strip()
+        if value not in names:
+            raise ValidationError({field: [_("not one of this grid's: %(names)s")
+                                           % {"names": ", ".join(names)}]})
+        asked[field] = value
+    return asked
+
+
+def series_rows(rows: list[dict], asked: dict[str, str]) -> list[dict]:
+    return [row for row in rows if all(row[field] == value for field, value in asked.items())]
+
+
 @_research_schema("parameter grid", serializers.GridRequestSerializer,
                   serializers.GridRunDetailSerializer)
 class GridRunViewSet(ResearchViewSet):
@@ -164,6 +190,10 @@ class GridRunViewSet(ResearchViewSet):
     detail_serializer_class = serializers.GridRunDetailSerializer
     large_fields = ("results", "ranking")  # parameters: the list shows them
 
+    def filter_queryset(self, queryset):
+        # The list's filters only: results and heatmap read ?asset= and ?timeframe= as a series.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     def request_row(self, spec, user):
         return research.request_grid(spec, user=user)
 
@@ -173,15 +203,17 @@ class GridRunViewSet(ResearchViewSet):
     @extend_schema(responses=serializers.GridResultSerializer(many=True), filters=False,
                    parameters=[OpenApiParameter("order", enum=["grid", "ranking"],
                                                 description="Grid order (default) or best "
-                                                            "first (ranked sets only).")])
+                                                            "first (ranked rows only)."),
+                               *SERIES_PARAMETERS])
     @action(detail=True)
     def results(self, request, pk=None):
-        """Every set's figures (empty until completed), a page at a time."""
+        """Every row's figures (a series x a set; empty until completed), a page at a time."""
         run = self.get_object()
         order = request.query_params.get("order", "grid")
         if order not in ("grid", "ranking"):
             raise ValidationError({"order": [_("use grid or ranking")]})
         rows = run.results if order == "grid" else [run.results[i] for i in run.ranking]
+        rows = series_rows(rows, series_asked(request, run))
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(serializers.GridResultSerializer(page, many=True).data)
 
@@ -192,23 +224,29 @@ class GridRunViewSet(ResearchViewSet):
             OpenApiParameter("x", description="A varied parameter (default: the first)."),
             OpenApiParameter("y", description="Another (default: the second, else the first)."),
             OpenApiParameter("metric", description="Default: the grid's metric."),
+            *SERIES_PARAMETERS,
         ],
     )
     @action(detail=True)
     def heatmap(self, request, pk=None):
-        """The metric over two varied parameters as a PNG; each cell the best of its sets
-        with at least the grid's minimum trades."""
+        """The metric over two varied parameters as a PNG; each cell the best of its rows
+        (other parameters, and series unless narrowed to one) with at least the grid's minimum
+        trades."""
         run = self.get_object()
         varied = run.varied
         x = request.query_params.get("x", varied[0] if varied else "")
         y = request.query_params.get("y", varied[1] if len(varied) > 1 else x)
         metric = request.query_params.get("metric", run.metric)
+        asked = series_asked(request, run)
+        rows = series_rows(run.results, asked)
         try:
-            xs, ys, matrix = grid.heatmap(run.results, x, y, metric, run.minimum_trades)
+            xs, ys, matrix = grid.heatmap(rows, x, y, metric, run.minimum_trades)
         except ParameterError as exc:
             field = "metric" if exc.parameter == "metric" else "x" if exc.parameter == x else "y"
             raise ValidationError({field: [worded(exc)]}) from None
-        title = f"grid #{run.pk} {run.strategy} {run.asset} {run.timeframe}"
+        assets = asked.get("asset") or ",".join(run.assets or [run.asset])
+        timeframes = asked.get("timeframe") or ",".join(run.timeframes or [run.timeframe])
+        title = f"grid #{run.pk} {run.strategy} {assets} {timeframes}"
         return HttpResponse(heatmap_png(xs, ys, matrix, x, y, metric, title),
                             content_type="image/png")
 

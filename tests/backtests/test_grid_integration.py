@@ -1,5 +1,6 @@
 """A grid on the full stack: its chunks are a Celery chord on RabbitMQ (results in Redis), taken
-by two real worker processes at once; a cancel revokes the chunks still pending."""
+by two real worker processes at once; a cancel revokes the chunks still pending; a grid over
+several assets and timeframes gives each series' rows exactly its single backtests."""
 
 import os
 import time
@@ -7,8 +8,12 @@ import time
 import pandas as pd
 import pytest
 
-from backtests.models import BacktestStatus, GridChunk, GridRun
+import collectors
+from backtests.models import BacktestStatus, GridChunk, GridRun, json_safe
 from market import store
+from strategies import grid as grids
+from strategies.backtest import run_backtest
+from strategies.mean_reversion import MeanReversion
 from tests.conftest import celery_worker, wait_until
 from tests.test_grid import random_walk
 
@@ -92,3 +97,53 @@ def test_a_long_period_reads_the_same_candles_as_the_orm(minutes):
     assert fast.attrs["source"] == "live" and len(fast) == BARS
     empty = store.stored_period_candles("live", "ETHUSDT", "1m", START, end)
     assert empty.empty and empty.attrs["source"] == "live"
+
+
+SERIES = [("BTCUSDT", "1h"), ("BTCUSDT", "4h"), ("ETHUSDT", "1h"), ("ETHUSDT", "4h")]
+SERIES_START = pd.Timestamp("2025-01-06", tz="UTC")
+SERIES_END = SERIES_START + pd.Timedelta(days=200)
+
+
+@pytest.fixture
+def four_series(binance):
+    """200 days of a different random walk per series, stored: nothing left to fetch."""
+    for seed, (asset, timeframe) in enumerate(SERIES, start=11):
+        hours = 1 if timeframe == "1h" else 4
+        store.insert_candles(random_walk(200 * 24 // hours, seed, freq=f"{hours}h",
+                                         start=SERIES_START.isoformat()),
+                             source="live", asset=asset, timeframe=timeframe, provider="binance")
+
+
+def test_a_grid_over_two_assets_and_two_timeframes_equals_single_backtests_of_each_series(
+        api_client, four_series, celery_worker_process, settings):
+    settings.BACKTEST_GRID_CHUNK_SETS = 3
+    body = {"strategy": "mean_reversion", "assets": "BTCUSDT,ETHUSDT", "timeframes": ["1h", "4h"],
+            "start": SERIES_START.isoformat(), "end": SERIES_END.isoformat(),
+            "grid": {"bb_period": [15, 30], "bb_deviations": [1.5, 2.0]}, "minimum_trades": 5,
+            "mode": "one_position"}
+    response = api_client.post("/api/backtests/grids/", body, format="json")
+    assert response.status_code == 202, response.content
+    grid = wait_until(lambda: finished(response.json()["id"]), timeout=180)
+    assert grid.status == BacktestStatus.COMPLETED, grid.error
+    assert (grid.set_count, grid.backtest_count, grid.sets_done, grid.chunk_count) == \
+        (4, 16, 16, 8)
+    assert [(s["asset"], s["timeframe"], s["candles"]) for s in grid.series] == [
+        (asset, timeframe, 200 * 24 // (1 if timeframe == "1h" else 4))
+        for asset, timeframe in SERIES]
+    assert [(row["asset"], row["timeframe"], row["set"]) for row in grid.results] == [
+        (asset, timeframe, place) for asset, timeframe in SERIES for place in range(4)]
+    sets = grids.expand_grid(MeanReversion, body["grid"], max_sets=10).parameter_sets
+    for row in grid.results:
+        fee = grid.fee_of(row["asset"], row["timeframe"])
+        assert fee == 0.1  # the fee schedule's for crypto, as a single backtest pays
+        candles = store.stored_candles("live", row["asset"], row["timeframe"],
+                                       start=SERIES_START, end=SERIES_END - pd.Timedelta(1))
+        single = run_backtest(MeanReversion(**sets[row["set"]]), candles, fee_percent=fee,
+                              mode="one_position",
+                              timeframe_seconds=collectors.timeframe_seconds(row["timeframe"]))
+        assert row["statistics"] == pytest.approx(json_safe(single.statistics), nan_ok=True)
+    ranked = grids.rank(grid.results, grid.metric, grid.minimum_trades)
+    assert [grid.results[place] for place in grid.ranking] == ranked
+    filtered = api_client.get(f"/api/backtests/grids/{grid.pk}/results/?asset=ETHUSDT"
+                              "&timeframe=4h").json()["results"]
+    assert filtered == grid.results[12:]

@@ -131,7 +131,8 @@ def test_a_failing_chunk_is_recorded_with_its_reason_and_the_grid_still_ends(
     accepted = run_grid(api_client, django_capture_on_commit_callbacks)
     detail = api_client.get(accepted["status_url"]).json()
     assert detail["status"] == "completed"
-    assert detail["error"] == ("chunk 1 (sets 2-3) failed: MemoryError: no room for the bands")
+    assert detail["error"] == ("chunk 1 (BTCUSDT 1h, sets 2-3) failed: MemoryError: no room "
+                               "for the bands")
     results = api_client.get(f"{accepted['status_url']}results/").json()["results"]
     assert [row["set"] for row in results] == [0, 1, 4, 5]
 
@@ -245,6 +246,8 @@ def test_the_research_page_renders_with_the_urls_its_script_reads(client, user):
         "grids": "/api/backtests/grids/", "walk_forward": "/api/backtests/walk-forward/"}
     page = response.content.decode()
     assert "signals/research.js" in page and 'name="grid"' in page
+    assert 'name="assets"' in page and '<select name="timeframes" multiple' in page
+    assert 'id="heatmap-series"' in page
     assert '<option selected>expectancy_r</option>' in page
     assert '<a href="/backtests/research/" aria-current="page">Research</a>' in page
 

@@ -1,8 +1,9 @@
 """manage.py backtest --strategy mean_reversion --asset BTCUSDT --timeframe 1h [--from --to]
 
 With --grid NAME=VALUES (repeat; `10:50:5` or `1.5,2,2.5`) it backtests every set of the grid
-in this process and prints the ranking (--plot: a heatmap of two varied parameters); with
---walk-forward as well it runs a walk-forward test of that grid instead."""
+in this process, on every asset in every timeframe (`--asset BTCUSDT,ETHUSDT --timeframe 1h,4h`,
+or repeated), and prints the ranking (--plot: a heatmap of two varied parameters); with
+--walk-forward as well it runs a walk-forward test of that grid (one asset and timeframe)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from strategies.base import ParameterError
 
 # The command-line flag of each request field, for messages that name what to fix.
 FLAGS = {"strategy": "--strategy", "asset": "--asset", "timeframe": "--timeframe",
+         "assets": "--asset", "timeframes": "--timeframe",
          "start": "--from", "end": "--to", "mode": "--mode", "fee_percent": "--fee-percent",
          "parameters": "--param", "grid": "--grid", "metric": "--metric",
          "minimum_trades": "--min-trades", "train_bars": "--train-bars",
@@ -38,8 +40,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--strategy", required=True)
-        parser.add_argument("--asset", required=True)
-        parser.add_argument("--timeframe", required=True)
+        parser.add_argument("--asset", required=True, action="append",
+                            help="with --grid: several as A,B or repeated")
+        parser.add_argument("--timeframe", required=True, action="append",
+                            help="with --grid: several as 1h,4h or repeated")
         parser.add_argument("--from", dest="start", help="ISO 8601; default --to minus 90 days")
         parser.add_argument("--to", dest="end", help="ISO 8601; default now")
         parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -85,9 +89,13 @@ class Command(BaseCommand):
                                returncode=BAD_INPUT)
         plot = Path(options["plot"]) if options["plot"] else None
         try:
+            for flag in ("asset", "timeframe"):
+                if len(options[flag]) > 1 or "," in options[flag][0]:
+                    raise services.BacktestInputError(flag, "one for a single backtest; several "
+                                                            "need --grid")
             spec = services.check_spec(
-                strategy=options["strategy"], asset=options["asset"],
-                timeframe=options["timeframe"], start=options["start"], end=options["end"],
+                strategy=options["strategy"], asset=options["asset"][0],
+                timeframe=options["timeframe"][0], start=options["start"], end=options["end"],
                 parameters=services.parameters_from_text(options["strategy"], options["param"]),
                 mode=options["mode"], fee_percent=options["fee_percent"])
             if plot is not None and not plot.parent.is_dir():
@@ -118,8 +126,9 @@ class Command(BaseCommand):
     def research(self, options) -> None:
         """A grid (ranking, heatmap) or a walk-forward test of it, in this process."""
         fields = {
-            "strategy": options["strategy"], "asset": options["asset"],
-            "timeframe": options["timeframe"], "start": options["start"], "end": options["end"],
+            "strategy": options["strategy"], "assets": ",".join(options["asset"]),
+            "timeframes": ",".join(options["timeframe"]), "start": options["start"],
+            "end": options["end"],
             "parameters": services.parameters_from_text(options["strategy"], options["param"]),
             "mode": options["mode"], "fee_percent": options["fee_percent"],
             "grid": research.grid_from_text(options["grid"]), "metric": options["metric"],
@@ -146,23 +155,29 @@ class Command(BaseCommand):
             self.stdout.write(walk_forward_summary(spec, report, source, len(candles)))
             return
         spec = research.check_grid(**fields)
-        candles, source = self.candles(spec.backtest)
-        backtest = spec.backtest
-        with tqdm(total=len(spec.grid.parameter_sets), unit=" sets", desc="grid",
+        sets = spec.grid.parameter_sets
+        rows, source, candle_count = [], "", 0
+        with tqdm(total=len(sets) * len(spec.series), unit=" backtests", desc="grid",
                   disable=options["no_progress"], file=self.stderr) as bar:
-            results = grids.evaluate_grid(
-                type(backtest.strategy), spec.grid.parameter_sets, candles,
-                varied=spec.grid.varied, fee_percent=backtest.fee_percent, mode=backtest.mode,
-                timeframe_seconds=collectors.timeframe_seconds(backtest.timeframe),
-                after_each=lambda _: bar.update(1))
-        rows = [{"set": place, **result.to_dict()} for place, result in enumerate(results)]
+            for series in spec.series:
+                candles, source = self.candles(series)
+                candle_count += len(candles)
+                results = grids.evaluate_grid(
+                    type(series.strategy), sets, candles, varied=spec.grid.varied,
+                    fee_percent=series.fee_percent, mode=series.mode,
+                    timeframe_seconds=collectors.timeframe_seconds(series.timeframe),
+                    after_each=lambda _: bar.update(1))
+                rows.extend({"set": place, "asset": series.asset, "timeframe": series.timeframe,
+                             **result.to_dict()} for place, result in enumerate(results))
         ranked = grids.rank(rows, spec.metric, spec.minimum_trades)
         if options["json"]:
+            place = {id(row): index for index, row in enumerate(rows)}
             self.stdout.write(json.dumps(json_safe({"results": rows,
-                                                    "ranking": [row["set"] for row in ranked]}),
+                                                    "ranking": [place[id(row)]
+                                                                for row in ranked]}),
                                          indent=2))
         else:
-            self.stdout.write(grid_summary(spec, rows, ranked, source, len(candles),
+            self.stdout.write(grid_summary(spec, rows, ranked, source, candle_count,
                                            options["top"]))
         if plot is not None:
             varied = spec.grid.varied
@@ -171,7 +186,8 @@ class Command(BaseCommand):
                 xs, ys, matrix = grids.heatmap(rows, x, y or x, spec.metric, spec.minimum_trades)
             except ParameterError as exc:
                 raise services.BacktestInputError("heatmap", exc.reason) from None
-            title = f"{backtest.strategy.name} {backtest.asset} {backtest.timeframe}"
+            title = (f"{spec.backtest.strategy.name} {','.join(spec.assets)} "
+                     f"{','.join(spec.timeframes)}")
             plot.write_bytes(heatmap_png(xs, ys, matrix, x, y or x, spec.metric, title))
             if not options["json"]:
                 self.stdout.write(f"heatmap of {spec.metric} written to {plot}")
@@ -184,20 +200,23 @@ class Command(BaseCommand):
 
 def grid_summary(spec, rows, ranked, source: str, candles: int, top: int) -> str:
     backtest = spec.backtest
-    lines = [f"{backtest.strategy.name} on {backtest.asset} {backtest.timeframe} ({source}), "
-             f"{backtest.mode}, {candles:,} candles: {len(rows)} sets"
+    sets, series = len(spec.grid.parameter_sets), len(spec.series)
+    lines = [f"{backtest.strategy.name} on {','.join(spec.assets)} "
+             f"{','.join(spec.timeframes)} ({source}), {backtest.mode}, {candles:,} candles: "
+             f"{sets} sets x {series} series = {len(rows)} backtests"
              + (f" ({spec.grid.refused} refused by the strategy's rules)"
                 if spec.grid.refused else ""),
              f"ranked by {spec.metric}, at least {spec.minimum_trades} trades: "
-             f"{len(ranked)} sets qualify"]
+             f"{len(ranked)} qualify"]
     varied = spec.grid.varied
-    header = "  ".join([f"{'#':>4}", *(f"{name:>14}" for name in varied), f"{'trades':>8}",
+    header = "  ".join([f"{'#':>4}", f"{'asset':<10}", f"{'tf':<4}",
+                        *(f"{name:>14}" for name in varied), f"{'trades':>8}",
                         f"{spec.metric:>16}"])
     lines.append(header)
     for place, row in enumerate(ranked[:top], start=1):
         value = row["statistics"][spec.metric]
-        lines.append("  ".join([f"{place:>4}", *(f"{row['parameters'][name]!s:>14}"
-                                                  for name in varied),
+        lines.append("  ".join([f"{place:>4}", f"{row['asset']:<10}", f"{row['timeframe']:<4}",
+                                *(f"{row['parameters'][name]!s:>14}" for name in varied),
                                 f"{row['statistics']['trades']:>8,}", f"{value:>16.4f}"]))
     return "\n".join(lines)
 

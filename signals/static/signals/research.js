@@ -1,7 +1,8 @@
-// Research (/api/backtests/grids/ and /walk-forward/): a grid of parameter values, run by the
-// workers, shown as a ranking and a heatmap of any two parameters; a walk-forward test of a grid
-// shown window by window, in-sample beside out-of-sample. The API validates: its messages are
-// shown beside the field they name.
+// Research (/api/backtests/grids/ and /walk-forward/): a grid of parameter values on one or
+// several assets and timeframes, run by the workers, shown as a ranking and a heatmap of any two
+// parameters (all series, each cell the best of its rows, or one series); a walk-forward test of
+// a grid shown window by window, in-sample beside out-of-sample. The API validates: its messages
+// are shown beside the field they name.
 "use strict";
 
 const urls = config.research_urls;
@@ -16,7 +17,9 @@ let shown = null;  // {kind, id}
 let pollTimer = null;
 
 const describe = (row) => `${row.kind === "grid" ? _("Grid") : _("Walk-forward")} #${row.id} `
-  + `${show.strategy(row.strategy)} · ${row.asset} ${row.timeframe}`;
+  + `${show.strategy(row.strategy)} · ${(row.assets || [row.asset]).join(", ")} `
+  + `${(row.timeframes || [row.timeframe]).join(", ")}`;
+const ALL_SERIES = "";
 const apiUrl = (row) => `${row.kind === "grid" ? urls.grids : urls.walk_forward}${row.id}/`;
 
 // "name=values" lines as the API's grid object; a line without "=" goes as typed.
@@ -47,8 +50,9 @@ async function submit(event) {
   clearErrors(form);
   const fields = form.elements;
   const data = {
-    strategy: fields.strategy.value, asset: fields.asset.value.trim().toUpperCase(),
-    timeframe: fields.timeframe.value, mode: fields.mode.value,
+    strategy: fields.strategy.value, assets: fields.assets.value.trim().toUpperCase(),
+    timeframes: Array.from(fields.timeframes.selectedOptions, (option) => option.value),
+    mode: fields.mode.value,
     start: dayBound(fields.start.value, false), end: dayBound(fields.end.value, true),
     grid: gridFromText(fields.grid.value), metric: fields.metric.value,
     minimum_trades: wholeNumber(fields.minimum_trades.value),
@@ -144,9 +148,11 @@ async function openDetail(target, focus = false) {
 
 function renderGrid(grid) {
   $("#grid-title").textContent = describe(grid);
+  const series = grid.series || [];
   $("#grid-facts").textContent = format(
-    _("%(sets)s sets (%(done)s done) in %(chunks)s chunks · ranked by %(metric)s with at least %(trades)s trades"),
-    {sets: grid.set_count, done: grid.sets_done, chunks: grid.chunk_count, metric: grid.metric,
+    _("%(sets)s sets x %(series)s series: %(backtests)s backtests (%(done)s done) in %(chunks)s chunks · ranked by %(metric)s with at least %(trades)s trades"),
+    {sets: grid.set_count, series: series.length, backtests: grid.backtest_count,
+     done: grid.sets_done, chunks: grid.chunk_count, metric: grid.metric,
      trades: grid.minimum_trades});
   $("#grid-error").textContent = grid.error || "";
   const varied = grid.varied || Object.keys(grid.grid || {});
@@ -156,19 +162,32 @@ function renderGrid(grid) {
     select.replaceChildren(...varied.map((name) => element("option", {value: name}, name)));
     select.value = varied.includes(before) ? before : varied[Math.min(fallback, varied.length - 1)];
   }
+  // Several series: the heatmap shows all of them (each cell the best of its rows) or one.
+  const seriesSelect = $("#heatmap-series");
+  const chosen = seriesSelect.value;
+  const seriesKeys = series.map((s) => `${s.asset} ${s.timeframe}`);
+  seriesSelect.replaceChildren(
+    element("option", {value: ALL_SERIES}, _("All (best of each cell)")),
+    ...seriesKeys.map((key) => element("option", {value: key}, key)));
+  seriesSelect.value = seriesKeys.includes(chosen) ? chosen : ALL_SERIES;
+  $("#heatmap-series-label").hidden = series.length < 2;
+  const [asset, timeframe] = seriesSelect.value ? seriesSelect.value.split(" ") : [];
   const heatmap = $("#heatmap");
   heatmap.hidden = grid.status !== "completed";
   if (!heatmap.hidden) {
     heatmap.src = query(`${apiUrl(grid)}heatmap/`, {x: $("#heatmap-x").value,
-                                                    y: $("#heatmap-y").value});
+                                                    y: $("#heatmap-y").value, asset, timeframe});
   }
   const figures = [grid.metric, ...RANKING_FIGURES.filter((key) => key !== grid.metric)];
   $("#ranking thead").replaceChildren(element("tr", {}, element("th", {scope: "col"}, "#"),
+    element("th", {scope: "col"}, _("Asset")), element("th", {scope: "col"}, _("Timeframe")),
     ...varied.map((name) => element("th", {scope: "col"}, name)),
     ...figures.map((key) => element("th", {scope: "col", className: "num"}, figureLabel(key)))));
   $("#ranking tbody").replaceChildren(...(grid.ranking || []).map((result, place) => {
     const tr = element("tr");
     cell(tr, "#", String(place + 1));
+    cell(tr, _("Asset"), result.asset);
+    cell(tr, _("Timeframe"), result.timeframe);
     for (const name of varied) cell(tr, name, String(result.parameters[name]));
     for (const key of figures) cell(tr, figureLabel(key), showFigure(key, result.statistics[key]), "num");
     return tr;
@@ -205,7 +224,7 @@ function renderWalk(walk) {
   }));
 }
 
-for (const selector of ["#heatmap-x", "#heatmap-y"]) {
+for (const selector of ["#heatmap-x", "#heatmap-y", "#heatmap-series"]) {
   $(selector).addEventListener("change", () => shown && openDetail(shown));
 }
 form.addEventListener("submit", submit);
