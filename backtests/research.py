@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -260,9 +259,12 @@ def _send_grid(grid_id: int) -> None:
     grid = GridRun.objects.get(pk=grid_id)
     series = []
     for spec in spec_of(grid).series:
-        source, count = prepare_candles(spec)
+        source, count, newest = prepare_candles(spec)
+        # The workers take the candles from the shared cache: the database is read once.
+        store.share_period_candles(source, spec.asset, spec.timeframe, *period_bounds(grid),
+                                   version=(count, newest))
         series.append({"asset": spec.asset, "timeframe": spec.timeframe,
-                       "fee_percent": spec.fee_percent, "candles": count})
+                       "fee_percent": spec.fee_percent, "candles": count, "version": newest})
     if not GridRun.objects.filter(pk=grid_id, status=BacktestStatus.RUNNING).update(
             source=source, candles=sum(one["candles"] for one in series), series=series):
         return  # cancelled meanwhile
@@ -370,24 +372,28 @@ def cancel_grid(grid: GridRun, *, by=None) -> bool:
     return True
 
 
-# One frame per worker process: the next chunk of the same grid and series on this worker
-# reuses it.
-_candles_lock = threading.Lock()
-_candles: dict[tuple[int, str, str], pd.DataFrame] = {}
-
-
 def grid_candles(grid: GridRun, asset: str, timeframe: str) -> pd.DataFrame:
-    with _candles_lock:
-        frame = _candles.get((grid.pk, asset, timeframe))
-        if frame is None:
-            frame = stored_period(grid.source, asset, timeframe, grid.start, grid.end)
-            _candles.clear()
-            _candles[(grid.pk, asset, timeframe)] = frame
-        return frame
+    """The series' candles as the grid's start found them (their version): read once per
+    worker process, which keeps them for the grid's next chunks and the next grids over the
+    same period (store.shared_period_candles)."""
+    found = next((one for one in grid.series
+                  if (one["asset"], one["timeframe"]) == (asset, timeframe)), {})
+    version = (found.get("candles", 0), found.get("version", 0))  # none: read the database
+    frame = store.shared_period_candles(grid.source, asset, timeframe, *period_bounds(grid),
+                                        version=version)
+    if frame.empty:
+        raise NoCandlesError(f"no {grid.source} candles for {asset} {timeframe} from "
+                             f"{grid.start} to {grid.end}")
+    return frame
+
+
+def period_bounds(row: GridRun | WalkForward) -> tuple[datetime, datetime]:
+    """The first and last moment a bar of the request's period may open at."""
+    return row.start, row.end - timedelta(microseconds=1)
 
 
 def stored_period(source: str, asset: str, timeframe: str, start, end) -> pd.DataFrame:
-    """The stored candles opening in [start, end)."""
+    """The stored candles opening in [start, end): a walk-forward's and the command's read."""
     frame = store.stored_period_candles(source, asset, timeframe, start,
                                         end - timedelta(microseconds=1))
     if frame.empty:
@@ -395,14 +401,16 @@ def stored_period(source: str, asset: str, timeframe: str, start, end) -> pd.Dat
     return frame
 
 
-def prepare_candles(spec: BacktestSpec) -> tuple[str, int]:
-    """Fetch what the store lacks in the period, once; its source and stored candle count.
-    A period already complete in the store costs one count, not one per backfill page."""
+def prepare_candles(spec: BacktestSpec) -> tuple[str, int, int]:
+    """Fetch what the store lacks in the period, once; its source, stored candle count and
+    newest stored id (the period's version, store.period_version). A period already complete
+    in the store costs one count, not one per backfill page."""
     source = running_data_source()
     before_end = spec.end - timedelta(microseconds=1)
     expected = (bar_index_at(spec.end, spec.timeframe)
                 - first_bar_index_from(spec.start, spec.timeframe))
-    count = store.series_rows(source, spec.asset, spec.timeframe, spec.start, before_end).count()
+    count, newest = store.period_version(source, spec.asset, spec.timeframe, spec.start,
+                                         before_end)
     if count < expected:
         try:
             source = store.backfill(spec.asset, spec.timeframe, spec.start, now=spec.end).source
@@ -410,13 +418,12 @@ def prepare_candles(spec: BacktestSpec) -> tuple[str, int]:
             raise BacktestInputError("asset", worded(exc)) from None
         except collectors.UnsupportedTimeframe as exc:
             raise BacktestInputError("timeframe", worded(exc)) from None
-        count = store.series_rows(source, spec.asset, spec.timeframe, spec.start,
-                                  before_end).count()
+        count, newest = store.period_version(source, spec.asset, spec.timeframe, spec.start,
+                                             before_end)
     if not count:
         raise NoCandlesError(f"no {source} candles for {spec.asset} {spec.timeframe} "
                              f"from {spec.start.isoformat()} to {spec.end.isoformat()}")
-    return source, count
-
+    return source, count, newest
 
 # ---- walk-forward tests ----
 
@@ -479,7 +486,7 @@ def run_walk_forward_row(row_id: int) -> None:
 
     try:
         research = spec_of(row)
-        source, _ = prepare_candles(research.backtest)
+        source, _, _ = prepare_candles(research.backtest)
         candles = stored_period(source, row.asset, row.timeframe, row.start, row.end)
         plan = walkforward.WindowPlan(train_bars=row.train_bars, test_bars=row.test_bars,
                                       embargo_bars=row.embargo_bars, anchored=row.anchored)

@@ -193,7 +193,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"heatmap of {spec.metric} written to {plot}")
 
     def candles(self, spec: services.BacktestSpec):
-        source, _ = research.prepare_candles(spec)
+        source, _, _ = research.prepare_candles(spec)
         return research.stored_period(source, spec.asset, spec.timeframe, spec.start,
                                       spec.end), source
 
