@@ -21,10 +21,11 @@ one position at a time) over 1,000,000 one-minute bars of one asset (a random wa
   grid's completion, with real celery worker processes (solo pool, one task at a time, one
   numba thread) on RabbitMQ and the chord's results in Redis: the period's completeness check,
   8 chunks of 8 sets, the results stored and ranked. Fresh workers each time, warmed up by a
-  small grid (imports, compiled kernels). "first grid": each worker reads the 1,000,000
-  candles from PostgreSQL; "next grids": the same period again, as a user tuning a strategy
-  does, so each worker reuses the frame it read (its version checked by the grid's start) and
-  the memory it already holds. The stage columns come from the grid's and chunks' own times.
+  small grid (imports, compiled kernels). "first grid": the shared cache emptied first, so
+  the grid's start reads the 1,000,000 candles from PostgreSQL and puts them in Redis, and each
+  worker takes them from there; "next grids": the same period again, as a user tuning a
+  strategy does: the start finds the candles' version unchanged and each worker reuses the
+  frame it already holds. The stage columns come from the grid's and chunks' own times.
 
 Goal: one worker at least 2x faster than vectorbt; two workers at least 1.8x faster than one.
 Best of --repeat runs each (the first grid: one run per worker count): the machine is shared.
@@ -159,7 +160,7 @@ def worker_grid(spec) -> tuple[int, list]:
         grid = GridRun.objects.get(pk=grid_id)
         if grid.is_finished:
             break
-        time.sleep(0.02)
+        time.sleep(0.1)  # the grid's own times measure it: polling must not take the CPU
     if grid.status != BacktestStatus.COMPLETED or grid.error:
         raise RuntimeError(f"grid {grid_id} {grid.status}: {grid.error}")
     return sum(row["statistics"]["trades"] for row in grid.results), grid.results, stages(grid)
@@ -176,7 +177,8 @@ def stages(grid) -> dict[str, float]:
     for chunk in chunks:
         seconds = (chunk.finished_at - chunk.started_at).total_seconds()
         busy[chunk.worker] = busy.get(chunk.worker, 0.0) + seconds
-    return {"start": (first - grid.created_at).total_seconds(),
+    return {"total": (grid.finished_at - grid.created_at).total_seconds(),
+            "start": (first - grid.created_at).total_seconds(),
             "chunks": (last - first).total_seconds(),
             "assemble": (grid.finished_at - last).total_seconds(),
             "busiest": max(busy.values())}
@@ -213,12 +215,15 @@ class Workers:
 
 
 def best_of(runs: int, func):
-    """The fastest of runs calls of func: (seconds, what that call returned)."""
+    """The fastest of runs calls of func: (seconds, what that call returned), the seconds of a
+    grid on the workers by its own request and finish times."""
     best, outcome = float("inf"), None
     for _ in range(runs):
         started = time.perf_counter()
         returned = func()
         seconds = time.perf_counter() - started
+        if returned[2]:  # a grid on the workers: from its request to its ranking
+            seconds = returned[2]["total"]
         if seconds < best:
             best, outcome = seconds, returned
     return best, outcome
@@ -235,6 +240,7 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
+    from django.core.cache import cache
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -258,6 +264,7 @@ def main() -> None:
             try:
                 worker_grid(grid_spec(frame, bars=20_000))  # 8 chunks: every worker warms up
                 name = f"ours, {count} worker{'s' if count > 1 else ''}"
+                cache.clear()  # this bench's own Redis database: the candles are read afresh
                 rows.append((f"{name}, first grid", *best_of(1, lambda: worker_grid(spec))))
                 rows.append((f"{name}, next grids",
                              *best_of(options.repeat, lambda: worker_grid(spec))))

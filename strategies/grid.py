@@ -38,8 +38,13 @@ DEFAULT_MINIMUM_TRADES = 30
 # Statistics where lower is better; every other metric ranks highest first.
 LOWER_IS_BETTER = frozenset({"max_consecutive_losses", "average_holding_seconds",
                              "max_drawdown_percent"})
-# Indicator results kept for reuse within one grid run, in bytes.
+# Indicator results kept for reuse within one grid run, in bytes: at most UNPROVEN_BYTES of
+# them not asked for a second time yet. A grid varying an indicator's own parameters (the
+# Bollinger period and width) makes a result per set that no other set asks for; kept up to the
+# whole budget, each set's new arrays land in memory no cache holds, and two workers on one
+# machine then wait on its memory bus instead of computing (docs/grids.md).
 SHARED_INDICATOR_BYTES = 1 << 30
+UNPROVEN_BYTES = 64 << 20
 RANGE_SEPARATOR = ":"
 
 
@@ -172,12 +177,15 @@ class SharedIndicators:
     instead of changing another set's figures.
     """
 
-    def __init__(self, frame: pd.DataFrame, budget_bytes: int = SHARED_INDICATOR_BYTES) -> None:
+    def __init__(self, frame: pd.DataFrame, budget_bytes: int = SHARED_INDICATOR_BYTES,
+                 unproven_bytes: int = UNPROVEN_BYTES) -> None:
         self.columns = {name: frame[name].to_numpy(dtype=np.float64)
                         for name in PRICE_COLUMNS if name in frame}
-        self.budget = budget_bytes
+        self.budget, self.unproven_budget = budget_bytes, unproven_bytes
+        # Least recently used first: the ones asked for twice or more, and the others.
         self.results: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
-        self.size = 0
+        self.unproven: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        self.size = self.unproven_size = 0
         self.computed = 0
         self.reused = 0
 
@@ -185,6 +193,9 @@ class SharedIndicators:
         key = self._key(function, args, kwargs)
         if key is None:
             return function(*args, **kwargs)
+        if key in self.unproven:  # asked for again: worth keeping longer
+            self.results[key] = entry = self.unproven.pop(key)
+            self.unproven_size -= entry[1]
         if key in self.results:
             self.results.move_to_end(key)
             self.reused += 1
@@ -196,12 +207,22 @@ class SharedIndicators:
             if isinstance(part, np.ndarray):
                 part.flags.writeable = False
         size = sum(part.nbytes for part in parts if isinstance(part, np.ndarray))
-        self.results[key] = (result, size)
+        self.unproven[key] = (result, size)
         self.size += size
-        while self.size > self.budget and len(self.results) > 1:
+        self.unproven_size += size
+        self._drop_least_recent()
+        return result
+
+    def _drop_least_recent(self) -> None:
+        """Unproven results beyond their budget (the newest one stays), then proven ones
+        beyond the whole budget."""
+        while self.unproven_size > self.unproven_budget and len(self.unproven) > 1:
+            _, (_, dropped) = self.unproven.popitem(last=False)
+            self.unproven_size -= dropped
+            self.size -= dropped
+        while self.size > self.budget and self.results:
             _, (_, dropped) = self.results.popitem(last=False)
             self.size -= dropped
-        return result
 
     def _key(self, function: Callable[..., Any], args: tuple, kwargs: dict) -> tuple | None:
         """(function, its arguments with price columns named), or None when not shareable."""

@@ -121,6 +121,21 @@ def test_a_strategy_writing_into_a_shared_result_fails_loudly():
     assert shared.computed == 1 and shared.reused == 1
 
 
+def test_results_no_other_set_asks_for_are_not_kept_long():
+    candles = random_walk(1000, 5)
+    close = candles["close"].to_numpy()
+    bands_bytes = 5 * close.nbytes  # Bollinger: five arrays of the frame's length
+    shared = grid.SharedIndicators(candles, unproven_bytes=bands_bytes + close.nbytes)
+    with indicators.sharing_results(shared):
+        for deviations in (1.5, 2.0, 2.5):  # a set each, as a grid of the band width makes
+            indicators.bollinger(close, 20, deviations)
+            strength = indicators.rsi(close, 14)
+    # The RSI every set asks for is kept; of the bands, only the newest.
+    assert list(shared.results) == [shared._key(indicators.rsi.__wrapped__, (close, 14), {})]
+    assert len(shared.unproven) == 1 and shared.size == bands_bytes + strength.nbytes
+    assert (shared.computed, shared.reused) == (4, 2)
+
+
 def _row(period, deviation, trades, expectancy):
     return {"parameters": {"bb_period": period, "bb_deviations": deviation},
             "statistics": {"trades": trades, "expectancy_r": expectancy,

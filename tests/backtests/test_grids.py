@@ -6,6 +6,8 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from backtests import research
 from backtests.models import BacktestStatus, GridChunk, GridRun, WalkForward
@@ -261,3 +263,42 @@ def test_the_admin_lists_grids_and_cancels_them(admin_client, api_client, histor
     admin_client.post("/admin/backtests/gridrun/", {"action": "cancel_unfinished",
                                                     "_selected_action": [accepted["id"]]})
     assert GridRun.objects.get(pk=accepted["id"]).status == BacktestStatus.CANCELLED
+
+
+@pytest.mark.parametrize(("seconds_per_set", "reports"), [(0.01, 1), (0.3, 6)])
+def test_a_chunk_reports_progress_at_most_every_quarter_second_and_after_its_last_set(
+        api_client, history, settings, monkeypatch, django_capture_on_commit_callbacks,
+        seconds_per_set, reports):
+    settings.BACKTEST_GRID_CHUNK_SETS = 6  # the whole grid in one chunk
+    clock = iter(range(1000))
+    monkeypatch.setattr(research.time, "monotonic", lambda: next(clock) * seconds_per_set)
+    with CaptureQueriesContext(connection) as queries:
+        detail = api_client.get(run_grid(api_client, django_capture_on_commit_callbacks)
+                                ["status_url"]).json()
+    assert (detail["status"], detail["sets_done"]) == ("completed", 6)
+    progress = [query["sql"] for query in queries.captured_queries
+                if query["sql"].startswith('UPDATE "backtests_gridrun" SET "sets_done"')]
+    assert len(progress) == reports
+
+
+def test_a_cancel_stops_a_running_chunk_at_its_next_report(
+        api_client, history, settings, monkeypatch, django_capture_on_commit_callbacks):
+    settings.BACKTEST_GRID_CHUNK_SETS = 6
+    evaluate = grids.evaluate_grid
+
+    def cancelled_after_the_first_set(strategy_class, parameter_sets, candles, **kwargs):
+        report = kwargs.pop("after_each")
+
+        def cancel_then_report(result):
+            GridRun.objects.update(status=BacktestStatus.CANCELLED)
+            report(result)
+
+        return evaluate(strategy_class, parameter_sets, candles, after_each=cancel_then_report,
+                        **kwargs)
+
+    monkeypatch.setattr(grids, "evaluate_grid", cancelled_after_the_first_set)
+    monkeypatch.setattr(research, "PROGRESS_SECONDS", 0.0)
+    grid_id = run_grid(api_client, django_capture_on_commit_callbacks)["id"]
+    chunk = GridChunk.objects.get(grid_id=grid_id)
+    assert chunk.status == BacktestStatus.CANCELLED and chunk.results == []
+    assert GridRun.objects.get(pk=grid_id).sets_done == 0
