@@ -236,7 +236,8 @@ class GridRun(ResearchRequest):
     timeframes = models.JSONField(default=list, help_text="Every timeframe, in the order asked.")
     series = models.JSONField(
         default=list, blank=True,
-        help_text="Per series (each asset x each timeframe): its fee a side and candle count.")
+        help_text="Per series (each asset x each timeframe): its fee a side, candle count and "
+                  "version (the newest stored candle's id).")
     set_count = models.PositiveIntegerField(help_text="Parameter sets in the grid.")
     refused = models.PositiveIntegerField(
         default=0, help_text="Combinations the strategy's own rules refused.")

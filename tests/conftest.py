@@ -153,7 +153,12 @@ def test_settings():
 def candle_cache_follows_the_database(request):
     """The candle cache names a bar, not the rows it was read from. An integration test's
     database is emptied after it while Redis keeps the frames: the next test in the same bar
-    was served the last one's candles (a random walk where it served a sell-off)."""
+    was served the last one's candles (a random walk where it served a sell-off). Likewise
+    the period frames a process keeps: a rolled-back test gives its candle ids back (SQLite),
+    so the next test's candles can have the same version."""
+    from market import store
+
+    store._period_frames.clear()
     yield
     if request.node.get_closest_marker("integration") and settings.FULL_STACK:
         from django.core.cache import cache

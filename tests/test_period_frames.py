@@ -20,9 +20,7 @@ SERIES = {"source": "demo", "asset": "BTCUSDT", "timeframe": "1h"}
 def period():
     frame = synthetic_candles(500, 3, step=0.01, freq="h", start=START)
     store.insert_candles(frame, **SERIES)
-    store._period_frames.clear()  # another test's frames, or this process's, are not wanted
-    yield frame.index[0], frame.index[-1]
-    store._period_frames.clear()
+    return frame.index[0], frame.index[-1]
 
 
 def read(start, end):

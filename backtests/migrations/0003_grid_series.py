@@ -40,8 +40,8 @@ class Migration(migrations.Migration):
             name="series",
             field=models.JSONField(
                 blank=True, default=list,
-                help_text="Per series (each asset x each timeframe): its fee a side and candle "
-                          "count."),
+                help_text="Per series (each asset x each timeframe): its fee a side, candle "
+                          "count and version (the newest stored candle's id)."),
         ),
         migrations.AlterField(
             model_name="gridrun",
