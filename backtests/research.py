@@ -394,13 +394,10 @@ def grid_candles(grid: GridRun, asset: str, timeframe: str) -> pd.DataFrame:
     same period (store.shared_period_candles)."""
     found = next((one for one in grid.series
                   if (one["asset"], one["timeframe"]) == (asset, timeframe)), {})
-    version = (found.get("candles", 0), found.get("version", 0))  # none: read the database
-    frame = store.shared_period_candles(grid.source, asset, timeframe, *period_bounds(grid),
-                                        version=version)
-    if frame.empty:
-        raise NoCandlesError(f"no {grid.source} candles for {asset} {timeframe} from "
-                             f"{grid.start} to {grid.end}")
-    return frame
+    if "version" not in found:  # started before versions were noted: as it stands now
+        return stored_period(grid.source, asset, timeframe, grid.start, grid.end)
+    return store.shared_period_candles(grid.source, asset, timeframe, *period_bounds(grid),
+                                       version=(found["candles"], found["version"]))
 
 
 def period_bounds(row: GridRun | WalkForward) -> tuple[datetime, datetime]:

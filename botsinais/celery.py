@@ -26,7 +26,7 @@ def keep_freed_memory(**_) -> None:
     """
     from django.conf import settings
 
-    keep = settings.WORKER_KEEP_FREED_MEMORY_MB << 20
+    keep = settings.WORKER_KEEP_FREED_MEMORY_MB << 20  # below 2 GiB: mallopt takes a C int
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # glibc only (not musl or macOS)
     if keep and mallopt is not None:
         mallopt(M_MMAP_THRESHOLD, LARGEST_MMAP_THRESHOLD)

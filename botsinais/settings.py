@@ -47,7 +47,8 @@ def env_url(name: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
-def env_number(name: str, default: float, cast=float, minimum: float | None = None):
+def env_number(name: str, default: float, cast=float, minimum: float | None = None,
+               maximum: float | None = None):
     raw = env.str(name, default="").strip()
     try:
         value = cast(raw) if raw else default
@@ -55,6 +56,8 @@ def env_number(name: str, default: float, cast=float, minimum: float | None = No
         raise ImproperlyConfigured(f"{name}={raw!r} is not a valid number") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name}={value} must be at most {maximum}")
     return value
 
 
@@ -443,12 +446,14 @@ BACKTEST_GRID_CHUNK_SETS = env_number("BACKTEST_GRID_CHUNK_SETS", 8, int, minimu
 # How long a grid's candles stay in the shared cache (Redis) after the grid read them from the
 # database, so its workers and the next grids over the same period skip that read (seconds; 0:
 # every worker reads the database).
-BACKTEST_CANDLES_CACHE_SECONDS = env_number("BACKTEST_CANDLES_CACHE_SECONDS", 3600, int,
+BACKTEST_CANDLES_CACHE_SECONDS = env_number("BACKTEST_CANDLES_CACHE_SECONDS", 900, int,
                                             minimum=0)
 # Freed memory a Celery worker process keeps for its next allocations instead of handing it
 # back to the kernel, in MiB (botsinais/celery.py; 0: glibc's defaults). Backtests free and
 # allocate arrays of tens of megabytes per parameter set (docs/grids.md).
-WORKER_KEEP_FREED_MEMORY_MB = env_number("WORKER_KEEP_FREED_MEMORY_MB", 1024, int, minimum=0)
+# At most 2047: glibc takes the threshold as a C int of bytes.
+WORKER_KEEP_FREED_MEMORY_MB = env_number("WORKER_KEEP_FREED_MEMORY_MB", 1024, int, minimum=0,
+                                         maximum=2047)
 
 LOGGING = {
     "version": 1,

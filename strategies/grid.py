@@ -38,13 +38,15 @@ DEFAULT_MINIMUM_TRADES = 30
 # Statistics where lower is better; every other metric ranks highest first.
 LOWER_IS_BETTER = frozenset({"max_consecutive_losses", "average_holding_seconds",
                              "max_drawdown_percent"})
-# Indicator results kept for reuse within one grid run, in bytes: at most UNPROVEN_BYTES of
-# them not asked for a second time yet. A grid varying an indicator's own parameters (the
-# Bollinger period and width) makes a result per set that no other set asks for; kept up to the
-# whole budget, each set's new arrays land in memory no cache holds, and two workers on one
-# machine then wait on its memory bus instead of computing (docs/grids.md).
+# Indicator results kept for reuse within one grid run, in bytes (least recently used dropped
+# first). Of those only one set asked for so far, at most the larger of UNPROVEN_BYTES and
+# UNPROVEN_ARRAYS arrays of the frame's length, besides the current set's own: a grid of an
+# indicator's own parameters (the Bollinger period and width) makes a result per set that no
+# other set asks for; kept up to the whole budget, every set's new arrays landed in memory no
+# cache held, and two workers on one machine waited on its memory bus (docs/grids.md).
 SHARED_INDICATOR_BYTES = 1 << 30
 UNPROVEN_BYTES = 64 << 20
+UNPROVEN_ARRAYS = 8
 RANGE_SEPARATOR = ":"
 
 
@@ -178,13 +180,17 @@ class SharedIndicators:
     """
 
     def __init__(self, frame: pd.DataFrame, budget_bytes: int = SHARED_INDICATOR_BYTES,
-                 unproven_bytes: int = UNPROVEN_BYTES) -> None:
+                 unproven_bytes: int | None = None) -> None:
         self.columns = {name: frame[name].to_numpy(dtype=np.float64)
                         for name in PRICE_COLUMNS if name in frame}
-        self.budget, self.unproven_budget = budget_bytes, unproven_bytes
-        # Least recently used first: the ones asked for twice or more, and the others.
+        self.budget = budget_bytes
+        self.unproven_budget = (unproven_bytes if unproven_bytes is not None
+                                else max(UNPROVEN_BYTES, UNPROVEN_ARRAYS * 8 * len(frame)))
+        # Asked for by a second set, least recently used first.
         self.results: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
-        self.unproven: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        # Asked for by one set so far, oldest first: (result, bytes, that set's number).
+        self.unproven: OrderedDict[tuple, tuple[Any, int, int]] = OrderedDict()
+        self.set_number = 0
         self.size = self.unproven_size = 0
         self.computed = 0
         self.reused = 0
@@ -193,9 +199,10 @@ class SharedIndicators:
         key = self._key(function, args, kwargs)
         if key is None:
             return function(*args, **kwargs)
-        if key in self.unproven:  # asked for again: worth keeping longer
-            self.results[key] = entry = self.unproven.pop(key)
-            self.unproven_size -= entry[1]
+        if key in self.unproven:
+            result, size, _ = self.unproven.pop(key)
+            self.unproven_size -= size
+            self.results[key] = (result, size)
         if key in self.results:
             self.results.move_to_end(key)
             self.reused += 1
@@ -207,22 +214,25 @@ class SharedIndicators:
             if isinstance(part, np.ndarray):
                 part.flags.writeable = False
         size = sum(part.nbytes for part in parts if isinstance(part, np.ndarray))
-        self.unproven[key] = (result, size)
+        self.unproven[key] = (result, size, self.set_number)
         self.size += size
         self.unproven_size += size
-        self._drop_least_recent()
-        return result
-
-    def _drop_least_recent(self) -> None:
-        """Unproven results beyond their budget (the newest one stays), then proven ones
-        beyond the whole budget."""
-        while self.unproven_size > self.unproven_budget and len(self.unproven) > 1:
-            _, (_, dropped) = self.unproven.popitem(last=False)
+        # Older sets' unproven results beyond their budget, then proven ones beyond the whole.
+        while self.unproven_size > self.unproven_budget:
+            oldest = next(iter(self.unproven))
+            if self.unproven[oldest][2] == self.set_number:
+                break  # the current set's own: the next set may ask for them
+            dropped = self.unproven.pop(oldest)[1]
             self.unproven_size -= dropped
             self.size -= dropped
         while self.size > self.budget and self.results:
             _, (_, dropped) = self.results.popitem(last=False)
             self.size -= dropped
+        return result
+
+    def next_set(self) -> None:
+        """Called between parameter sets."""
+        self.set_number += 1
 
     def _key(self, function: Callable[..., Any], args: tuple, kwargs: dict) -> tuple | None:
         """(function, its arguments with price columns named), or None when not shareable."""
@@ -267,6 +277,7 @@ def evaluate_grid(strategy_class: type[Strategy], parameter_sets: Iterable[Mappi
             result = GridResult(parameters={name: parameters[name] for name in varied},
                                 statistics=backtest.statistics, signals=backtest.signals)
             results.append(result)
+            shared.next_set()
             if after_each is not None:
                 after_each(result)
     return results

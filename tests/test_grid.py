@@ -125,15 +125,38 @@ def test_results_no_other_set_asks_for_are_not_kept_long():
     candles = random_walk(1000, 5)
     close = candles["close"].to_numpy()
     bands_bytes = 5 * close.nbytes  # Bollinger: five arrays of the frame's length
+    # Room for one set's new results besides the current set's: one set's bands and RSI.
     shared = grid.SharedIndicators(candles, unproven_bytes=bands_bytes + close.nbytes)
     with indicators.sharing_results(shared):
         for deviations in (1.5, 2.0, 2.5):  # a set each, as a grid of the band width makes
-            indicators.bollinger(close, 20, deviations)
+            bands = indicators.bollinger(close, 20, deviations)
             strength = indicators.rsi(close, 14)
-    # The RSI every set asks for is kept; of the bands, only the newest.
+            shared.next_set()
+    # The RSI every set asks for is kept; of the bands, only the last set's.
     assert list(shared.results) == [shared._key(indicators.rsi.__wrapped__, (close, 14), {})]
-    assert len(shared.unproven) == 1 and shared.size == bands_bytes + strength.nbytes
+    assert [entry[0] is bands for entry in shared.unproven.values()] == [True]
+    assert shared.size == bands_bytes + strength.nbytes
     assert (shared.computed, shared.reused) == (4, 2)
+
+
+def test_a_grid_of_exits_only_computes_each_indicator_once():
+    expanded = grid.expand_grid(MeanReversion, {"stop_atr": [1.0, 1.5, 2.0, 2.5]}, max_sets=10)
+    counted = []
+    original = grid.SharedIndicators.__init__
+
+    def counting(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        counted.append(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(grid.SharedIndicators, "__init__", counting)
+        # No room for unproven results: a set's own are still there for the next set.
+        patch.setattr(grid, "UNPROVEN_BYTES", 1)
+        patch.setattr(grid, "UNPROVEN_ARRAYS", 0)
+        grid.evaluate_grid(MeanReversion, expanded.parameter_sets, random_walk(800, 3),
+                           varied=expanded.varied)
+    # Bollinger, RSI and ATR once; the three later sets reuse all three.
+    assert (counted[0].computed, counted[0].reused) == (3, 9)
 
 
 def _row(period, deviation, trades, expectancy):

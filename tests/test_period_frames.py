@@ -71,3 +71,18 @@ def test_the_other_workers_take_the_period_from_the_shared_cache(period):
     with CaptureQueriesContext(connection) as queries:
         store.share_period_candles(**SERIES, start=start, end=end, version=version)
     assert len(queries) == 0
+
+
+def test_a_frame_holds_the_candles_of_its_version_or_none(period):
+    start, end = period
+    late = store.series_rows(**SERIES).order_by("open_time")[250]
+    bar = store.stored_candles(**SERIES, start=late.open_time, end=late.open_time)
+    late.delete()
+    version = store.period_version(**SERIES, start=start, end=end)
+    store.insert_candles(bar, **SERIES)  # stored after the version was taken: left out
+    frame = store.shared_period_candles(**SERIES, start=start, end=end, version=version)
+    assert len(frame) == 499 and bar.index[0] not in frame.index
+    store._period_frames.clear()
+    store.series_rows(**SERIES).order_by("open_time").first().delete()
+    with pytest.raises(store.PeriodChanged, match="498 of 499"):
+        store.shared_period_candles(**SERIES, start=start, end=end, version=version)

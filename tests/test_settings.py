@@ -40,6 +40,7 @@ def start_django(*command: str, **env_vars) -> subprocess.CompletedProcess:
         ("DATABASE_URL", "nosuchdb://x/y"),
         ("ANALYSIS_CANDLES", "lots"),
         ("MARKET_DATA_TIMEOUT", "-1"),
+        ("WORKER_KEEP_FREED_MEMORY_MB", "4096"),  # a C int of bytes: 4096 MiB would wrap to 0
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(name, value):
