@@ -18,14 +18,15 @@ one position at a time) over 1,000,000 one-minute bars of one asset (a random wa
 - ours, one process: strategies.grid.evaluate_grid on the same frame in memory: every figure
   of strategies/stats.py per set (the timing reference for what the workers add).
 - ours on 1 and on 2 workers: POST-equivalent request (backtests.research.request_grid) to the
-  grid's completion, with real celery worker processes (solo pool, one task at a time, one
-  numba thread) on RabbitMQ and the chord's results in Redis: the period's completeness check,
-  8 chunks of 8 sets, the results stored and ranked. Fresh workers each time, warmed up by a
-  small grid (imports, compiled kernels). "first grid": the shared cache emptied first, so
-  the grid's start reads the 1,000,000 candles from PostgreSQL and puts them in Redis, and each
-  worker takes them from there; "next grids": the same period again, as a user tuning a
-  strategy does: the start finds the candles' version unchanged and each worker reuses the
-  frame it already holds. The stage columns come from the grid's and chunks' own times.
+  grid's completion, with real celery workers (prefork pool with one process: one task at a
+  time, one numba thread) on RabbitMQ and the chord's results in Redis: the period's
+  completeness check, 8 chunks of 8 sets, the results stored and ranked. Fresh workers each
+  time, warmed up by a small grid (imports, compiled kernels). "first grid": the shared cache
+  emptied first, so the grid's start reads the 1,000,000 candles from PostgreSQL and puts them
+  in Redis, and each worker takes them from there; "next grids": the same period again, as a
+  user tuning a strategy does: the start finds the candles' version unchanged and each worker
+  reuses the frame it already holds. The stage columns come from the grid's and chunks' own
+  times.
 
 Goal: one worker at least 2x faster than vectorbt; two workers at least 1.8x faster than one.
 Best of --repeat runs each (the first grid: one run per worker count): the machine is shared.
@@ -185,7 +186,7 @@ def stages(grid) -> dict[str, float]:
 
 
 class Workers:
-    """N celery worker processes on the backtests queue, one task at a time each."""
+    """N celery workers on the backtests queue, one task at a time each."""
 
     def __init__(self, count: int, logs: Path) -> None:
         from django.conf import settings
@@ -196,9 +197,12 @@ class Workers:
         queue = settings.TASK_QUEUE_NAMES["backtests"]
         self.processes = [
             subprocess.Popen(
+                # Prefork, as deployed, with one process: a solo-pool worker now and then
+                # took no message for 7 to 9 s after a task while the other took them all.
                 [sys.executable, "-m", "celery", "-A", "botsinais", "worker", "-Q", queue,
-                 "--pool", "solo", "--loglevel", "WARNING", "--without-gossip",
-                 "--without-mingle", "--without-heartbeat", "-n", f"bench-{count}-{i}@%h"],
+                 "--pool", "prefork", "--concurrency", "1", "--loglevel", "WARNING",
+                 "--without-gossip", "--without-mingle", "--without-heartbeat",
+                 "-n", f"bench-{count}-{i}@%h"],
                 cwd=ROOT, env=dict(os.environ), stdout=open(logs / f"worker-{count}-{i}.log", "w"),
                 stderr=subprocess.STDOUT)
             for i in range(count)]
