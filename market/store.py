@@ -510,7 +510,8 @@ _LARGEST_ID = 2**63 - 1  # a bigint: no stored row is newer
 
 
 class PeriodChanged(Exception):  # noqa: N818 (a state of the store, like the collectors' errors)
-    """Candles of a period were removed after its version was taken."""
+    """A period's candles of some version can no longer be read as they were."""
+
 
 # The period frames this process read last, newest last: a worker running several chunks of a
 # grid, or the next grid over the same period, reads its candles once.
@@ -567,14 +568,15 @@ def shared_period_candles(source: str, asset: str, timeframe: str, start: dateti
 
 def _read_version(source: str, asset: str, timeframe: str, start: datetime, end: datetime,
                   version: tuple[int, int]) -> pd.DataFrame:
-    """The period's candles as they were at this version: bars stored since are left out; a
-    bar removed since (the count falls short) is PeriodChanged."""
+    """The period's candles as they were at this version: bars stored since are left out.
+    PeriodChanged when the count differs: a bar removed since, or one whose insert committed
+    after a newer one's while the version was taken."""
     count, newest = version
     frame = stored_period_candles(source, asset, timeframe, start, end, newest_id=newest)
     if len(frame) != count:
         raise PeriodChanged(f"{source} {asset} {timeframe} candles from {start} to {end} "
-                            f"changed since their version was taken: {len(frame)} of {count} "
-                            "are still stored")
+                            f"changed since their version was taken: {len(frame)} bars where "
+                            f"there were {count}")
     return frame
 
 

@@ -84,5 +84,5 @@ def test_a_frame_holds_the_candles_of_its_version_or_none(period):
     assert len(frame) == 499 and bar.index[0] not in frame.index
     store._period_frames.clear()
     store.series_rows(**SERIES).order_by("open_time").first().delete()
-    with pytest.raises(store.PeriodChanged, match="498 of 499"):
+    with pytest.raises(store.PeriodChanged, match="498 bars where there were 499"):
         store.shared_period_candles(**SERIES, start=start, end=end, version=version)
