@@ -18,102 +18,42 @@ from strategies import grid
 from strategies.base import ParameterError
 
 
-@extend_schema_view(
-    create=extend_schema(
-        request=serializers.BacktestRequestSerializer,
-        responses={202: serializers.BacktestAcceptedSerializer},
-        description="Queue a backtest; its progress and result come over /ws/signals/ and here.",
-    ),
-    destroy=extend_schema(
-        responses={202: serializers.CancelledSerializer, 409: ErrorSerializer},
-        description="Cancel a queued or running backtest; 409 when it has already ended.",
-    ),
-)
-class BacktestViewSet(
+class RequestViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """A user's own backtests, newest first; staff see everyone's. Another user's is a 404."""
+    """A user's own requests (backtests, grids, walk-forwards), newest first; staff see
+    everyone's. Another user's is a 404. Asking is a 202 with the id; cancelling an ended one
+    is a 409."""
 
-    queryset = Backtest.objects.select_related("requested_by").order_by("-created_at", "-id")
-    serializer_class = serializers.BacktestSerializer
     filterset_fields = ["status", "strategy", "asset", "timeframe"]
     ordering_fields = ["created_at", "finished_at"]
+    request_serializer_class: type
+    detail_serializer_class: type
 
     @property
     def throttle_scope(self) -> str | None:
         # Asking for one is throttled; reading (polling its progress) and cancelling are not.
         return "backtest" if self.action == "create" else None
 
-    def get_queryset(self):
-        # The blobs are read only where shown: the curve in the detail, trades on their own.
-        unread = {"retrieve": ["trades_blob"], "trades": ["equity_curve"]}.get(
-            self.action, ["trades_blob", "equity_curve"])
-        queryset = self.queryset.defer(*unread)
-        if self.request.user.is_staff:
-            return queryset
-        return queryset.filter(requested_by=self.request.user)
+    def unread_fields(self) -> list[str]:
+        """Large columns this action does not show: left out of the query."""
+        return []
 
-    def get_serializer_class(self):
-        if self.action == "create":
-            return serializers.BacktestRequestSerializer
-        if self.action == "retrieve":
-            return serializers.BacktestDetailSerializer
-        return self.serializer_class
+    def request_row(self, spec, user):
+        raise NotImplementedError
 
-    def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        backtest = services.request_backtest(serializer.validated_data["spec"], user=request.user)
-        status_url = reverse("backtest-detail", args=[backtest.pk])
-        return Response({"id": backtest.pk, "status_url": status_url},
-                        status=status.HTTP_202_ACCEPTED)
+    def cancel_row(self, row, user) -> bool:
+        raise NotImplementedError
 
-    def destroy(self, request, *args, **kwargs):
-        backtest = self.get_object()
-        if not services.cancel_backtest(backtest, by=request.user):
-            backtest.refresh_from_db(fields=["status"])
-            ended = _("the backtest has already ended (%(status)s)") % {"status": backtest.status}
-            return Response({"detail": ended},
-                            status=status.HTTP_409_CONFLICT)
-        return Response({"status": "cancelled"}, status=status.HTTP_202_ACCEPTED)
-
-    @extend_schema(responses=serializers.TradeSerializer(many=True), filters=False)
-    @action(detail=True)
-    def trades(self, request, pk=None):
-        """The backtest's trades, oldest first, a page at a time (empty until completed)."""
-        table = self.get_object().trade_table()
-        page = self.paginate_queryset(table)
-        return self.get_paginated_response(serializers.TradeSerializer(page, many=True).data)
-
-
-class ResearchViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
-    """A user's own rows, newest first; staff see everyone's. Another user's is a 404."""
-
-    filterset_fields = ["status", "strategy", "asset", "timeframe"]
-    ordering_fields = ["created_at", "finished_at"]
-    request_serializer_class: type
-    detail_serializer_class: type
-    # Read only where shown: the large columns are left out of the list.
-    large_fields: tuple[str, ...] = ()
-
-    @property
-    def throttle_scope(self) -> str | None:
-        return "backtest" if self.action == "create" else None
+    def ended_detail(self, row) -> str:
+        return _("it has already ended (%(status)s)") % {"status": row.status}
 
     def get_queryset(self):
-        queryset = self.queryset
-        if self.action == "list":
-            queryset = queryset.defer(*self.large_fields)
+        queryset = self.queryset.defer(*self.unread_fields())
         if self.request.user.is_staff:
             return queryset
         return queryset.filter(requested_by=self.request.user)
@@ -136,10 +76,60 @@ class ResearchViewSet(
         row = self.get_object()
         if not self.cancel_row(row, request.user):
             row.refresh_from_db(fields=["status"])
-            ended = _("it has already ended (%(status)s)") % {"status": row.status}
-            return Response({"detail": ended},
+            return Response({"detail": self.ended_detail(row)},
                             status=status.HTTP_409_CONFLICT)
         return Response({"status": "cancelled"}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.BacktestRequestSerializer,
+        responses={202: serializers.BacktestAcceptedSerializer},
+        description="Queue a backtest; its progress and result come over /ws/signals/ and here.",
+    ),
+    destroy=extend_schema(
+        responses={202: serializers.CancelledSerializer, 409: ErrorSerializer},
+        description="Cancel a queued or running backtest; 409 when it has already ended.",
+    ),
+)
+class BacktestViewSet(RequestViewSet):
+    """A user's own backtests, newest first; staff see everyone's. Another user's is a 404."""
+
+    queryset = Backtest.objects.select_related("requested_by").order_by("-created_at", "-id")
+    serializer_class = serializers.BacktestSerializer
+    request_serializer_class = serializers.BacktestRequestSerializer
+    detail_serializer_class = serializers.BacktestDetailSerializer
+
+    def unread_fields(self) -> list[str]:
+        # The blobs are read only where shown: the curve in the detail, trades on their own.
+        return {"retrieve": ["trades_blob"], "trades": ["equity_curve"]}.get(
+            self.action, ["trades_blob", "equity_curve"])
+
+    def request_row(self, spec, user):
+        return services.request_backtest(spec, user=user)
+
+    def cancel_row(self, row, user) -> bool:
+        return services.cancel_backtest(row, by=user)
+
+    def ended_detail(self, row) -> str:
+        return _("the backtest has already ended (%(status)s)") % {"status": row.status}
+
+    @extend_schema(responses=serializers.TradeSerializer(many=True), filters=False)
+    @action(detail=True)
+    def trades(self, request, pk=None):
+        """The backtest's trades, oldest first, a page at a time (empty until completed)."""
+        table = self.get_object().trade_table()
+        page = self.paginate_queryset(table)
+        return self.get_paginated_response(serializers.TradeSerializer(page, many=True).data)
+
+
+class ResearchViewSet(RequestViewSet):
+    """A user's own grids or walk-forwards; the large columns are left out of the list."""
+
+    large_fields: tuple[str, ...] = ()
+
+    def unread_fields(self) -> list[str]:
+        return list(self.large_fields) if self.action == "list" else []
 
 
 def _research_schema(what: str, request, detail):
